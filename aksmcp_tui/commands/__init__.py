@@ -1,0 +1,1 @@
+"""CLI subcommands, one module each. Module level imports stay standard-library only."""

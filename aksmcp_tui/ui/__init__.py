@@ -1,0 +1,1 @@
+"""Textual user interface: renders events that aksmcp_tui.core produces."""
