@@ -1,0 +1,262 @@
+"""Settings from the command line and the environment (CLI flags win), validated up front.
+
+Every bad value becomes a `ConfigError` with a message meant for a human; the entry point turns it into
+exit status 2. Nothing here reads secrets into logs: `Settings.__repr__` hides the API key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Transport = Literal["stdio", "http"]
+AuthMode = Literal["none", "apikey", "entra"]
+
+DEFAULT_PORT = 8080
+DEFAULT_GRACE_SECONDS = 25.0
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_SERVER_NAME = "aksmcp-server"
+MIN_API_KEY_LENGTH = 16
+MIN_STATE_KEY_BYTES = 32
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or unsafe; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class EntraSettings:
+    tenant_id: str
+    audiences: tuple[str, ...]
+    issuers: tuple[str, ...]
+    jwks_url: str
+    # Minimum seconds between two JWKS refetches triggered by an unknown `kid` (a flood of forged kids
+    # must not turn into a flood of requests to the tenant).
+    jwks_min_refresh_seconds: float = 30.0
+    jwks_cache_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    transport: Transport = "stdio"
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    workspace: Path = field(default_factory=Path.cwd)
+    auth_mode: AuthMode = "none"
+    api_key: str | None = field(default=None, repr=False)
+    entra: EntraSettings | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    allowed_commands: tuple[str, ...] = ()
+    stateful: bool = False
+    json_response: bool = True
+    state_key: bytes | None = field(default=None, repr=False)
+    server_name: str = DEFAULT_SERVER_NAME
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
+    log_level: str = "INFO"
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_read_bytes: int = 1024 * 1024
+    max_write_bytes: int = 1024 * 1024
+    command_timeout_seconds: float = 30.0
+    max_output_bytes: int = 64 * 1024
+    enable_test_tools: bool = False
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _split_list(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _parse_bool(name: str, raw: str | None, default: bool) -> bool:
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _parse_number(name: str, raw: str | None, default: float, *, minimum: float = 0.0) -> float:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, not {raw!r}")
+    return value
+
+
+def _parse_port(name: str, raw: str | int | None, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a port number (0-65535), not {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{name} must be a port number (0-65535), not {raw!r}")
+    return port
+
+
+def _read_secret_file(name: str, path: str) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
+    return data.strip()
+
+
+def _load_api_key(env: Mapping[str, str]) -> str | None:
+    key_file = env.get("AKSMCP_API_KEY_FILE")
+    if key_file:
+        raw = _read_secret_file("AKSMCP_API_KEY_FILE", key_file)
+        try:
+            key = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError("AKSMCP_API_KEY_FILE must contain a UTF-8 text key") from None
+    else:
+        key = env.get("AKSMCP_API_KEY", "").strip()
+    if not key:
+        return None
+    if len(key) < MIN_API_KEY_LENGTH:
+        raise ConfigError(f"the API key must be at least {MIN_API_KEY_LENGTH} characters long")
+    return key
+
+
+def _load_entra(env: Mapping[str, str]) -> EntraSettings:
+    tenant = env.get("AKSMCP_ENTRA_TENANT_ID", "").strip()
+    audiences = _split_list(env.get("AKSMCP_ENTRA_AUDIENCE"))
+    issuer_override = _split_list(env.get("AKSMCP_ENTRA_ISSUER"))
+    jwks_override = env.get("AKSMCP_ENTRA_JWKS_URL", "").strip()
+    if not audiences:
+        raise ConfigError("AKSMCP_AUTH_MODE=entra needs AKSMCP_ENTRA_AUDIENCE (the API's application ID URI or ID)")
+    if not tenant and not (issuer_override and jwks_override):
+        raise ConfigError(
+            "AKSMCP_AUTH_MODE=entra needs AKSMCP_ENTRA_TENANT_ID "
+            "(or both AKSMCP_ENTRA_ISSUER and AKSMCP_ENTRA_JWKS_URL)"
+        )
+    # Entra issues v2.0 tokens with the first issuer and v1.0 tokens (accessTokenAcceptedVersion=null) with
+    # the second; both are signed by the same tenant keys.
+    issuers = issuer_override or (
+        f"https://login.microsoftonline.com/{tenant}/v2.0",
+        f"https://sts.windows.net/{tenant}/",
+    )
+    jwks_url = jwks_override or f"https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"
+    if not jwks_url.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]")):
+        raise ConfigError("AKSMCP_ENTRA_JWKS_URL must be https (plain http is only accepted on loopback)")
+    return EntraSettings(
+        tenant_id=tenant,
+        audiences=audiences,
+        issuers=issuers,
+        jwks_url=jwks_url,
+        jwks_min_refresh_seconds=_parse_number(
+            "AKSMCP_ENTRA_JWKS_MIN_REFRESH_SECONDS", env.get("AKSMCP_ENTRA_JWKS_MIN_REFRESH_SECONDS"), 30.0
+        ),
+        jwks_cache_seconds=_parse_number(
+            "AKSMCP_ENTRA_JWKS_CACHE_SECONDS", env.get("AKSMCP_ENTRA_JWKS_CACHE_SECONDS"), 3600.0
+        ),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aksmcp-server",
+        description="MCP server (Streamable HTTP at /mcp, or stdio) with safe reference tools, "
+        "health, metrics and auth. Flags override AKSMCP_* environment variables.",
+    )
+    parser.add_argument("--transport", choices=["stdio", "http"], help="protocol transport (env AKSMCP_TRANSPORT)")
+    parser.add_argument("--host", help="bind address for http (env AKSMCP_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", help="port for http, 0 picks a free one (env AKSMCP_PORT, default 8080)")
+    parser.add_argument("--workspace", help="root directory the file tools are confined to (env AKSMCP_WORKSPACE)")
+    return parser
+
+
+def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Parse flags and environment into validated `Settings`; raise `ConfigError` on anything unsafe."""
+    env = os.environ if env is None else env
+    args = build_parser().parse_args(argv)
+
+    transport = args.transport or env.get("AKSMCP_TRANSPORT", "stdio").strip().lower() or "stdio"
+    if transport not in ("stdio", "http"):
+        raise ConfigError(f"AKSMCP_TRANSPORT must be stdio or http, not {transport!r}")
+    host = args.host or env.get("AKSMCP_HOST", "").strip() or "127.0.0.1"
+    port = _parse_port("--port" if args.port is not None else "AKSMCP_PORT", args.port or env.get("AKSMCP_PORT"), 8080)
+
+    workspace_raw = args.workspace or env.get("AKSMCP_WORKSPACE") or os.getcwd()
+    workspace = Path(workspace_raw).expanduser()
+    if not workspace.is_dir():
+        raise ConfigError(f"workspace {workspace_raw!r} is not an existing directory")
+    workspace = workspace.resolve()
+
+    auth_mode = env.get("AKSMCP_AUTH_MODE", "").strip().lower()
+    api_key = _load_api_key(env)
+    if not auth_mode:
+        auth_mode = "apikey" if api_key else "none"
+    if auth_mode not in ("none", "apikey", "entra"):
+        raise ConfigError(f"AKSMCP_AUTH_MODE must be none, apikey or entra, not {auth_mode!r}")
+    entra = _load_entra(env) if auth_mode == "entra" else None
+    if auth_mode == "apikey" and not api_key:
+        raise ConfigError("AKSMCP_AUTH_MODE=apikey needs AKSMCP_API_KEY_FILE (or AKSMCP_API_KEY)")
+    if transport == "http" and auth_mode == "none" and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to serve without authentication on {host!r}: bind to 127.0.0.1, or set "
+            "AKSMCP_AUTH_MODE=apikey with AKSMCP_API_KEY_FILE, or AKSMCP_AUTH_MODE=entra"
+        )
+
+    state_key: bytes | None = None
+    state_key_file = env.get("AKSMCP_STATE_KEY_FILE")
+    if state_key_file:
+        state_key = _read_secret_file("AKSMCP_STATE_KEY_FILE", state_key_file)
+        if len(state_key) < MIN_STATE_KEY_BYTES:
+            raise ConfigError(f"AKSMCP_STATE_KEY_FILE must hold at least {MIN_STATE_KEY_BYTES} bytes")
+
+    log_level = env.get("AKSMCP_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"AKSMCP_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}")
+
+    server_name = env.get("AKSMCP_SERVER_NAME", "").strip() or DEFAULT_SERVER_NAME
+
+    return Settings(
+        transport=transport,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        workspace=workspace,
+        auth_mode=auth_mode,  # type: ignore[arg-type]
+        api_key=api_key,
+        entra=entra,
+        allowed_hosts=_split_list(env.get("AKSMCP_ALLOWED_HOSTS")),
+        allowed_origins=_split_list(env.get("AKSMCP_ALLOWED_ORIGINS")),
+        allowed_commands=_split_list(env.get("AKSMCP_ALLOWED_COMMANDS")),
+        stateful=_parse_bool("AKSMCP_STATEFUL", env.get("AKSMCP_STATEFUL"), False),
+        json_response=_parse_bool("AKSMCP_JSON_RESPONSE", env.get("AKSMCP_JSON_RESPONSE"), True),
+        state_key=state_key,
+        server_name=server_name,
+        grace_seconds=_parse_number("AKSMCP_GRACE_SECONDS", env.get("AKSMCP_GRACE_SECONDS"), DEFAULT_GRACE_SECONDS),
+        log_level=log_level,
+        max_body_bytes=int(
+            _parse_number("AKSMCP_MAX_BODY_BYTES", env.get("AKSMCP_MAX_BODY_BYTES"), DEFAULT_MAX_BODY_BYTES, minimum=1)
+        ),
+        command_timeout_seconds=_parse_number(
+            "AKSMCP_COMMAND_TIMEOUT_SECONDS", env.get("AKSMCP_COMMAND_TIMEOUT_SECONDS"), 30.0, minimum=0.1
+        ),
+        enable_test_tools=_parse_bool("AKSMCP_ENABLE_TEST_TOOLS", env.get("AKSMCP_ENABLE_TEST_TOOLS"), False),
+    )

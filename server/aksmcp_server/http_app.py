@@ -1,0 +1,195 @@
+"""The one ASGI app on the port: /mcp (the SDK's Streamable HTTP manager), /healthz, /readyz, /metrics.
+
+A plain ASGI router instead of Starlette routing plus middleware classes: each request to /mcp pays for
+one function call here (request id, auth, Origin, in-flight count, access log, error metrics) before the
+SDK's session manager, which owns everything protocol: era routing (2026-07-28 vs. the 2025-11-25
+handshake), the body cap (413), the Host check (421), JSON-RPC parsing and errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.types import Message, Receive, Scope, Send
+
+from .auth import Authenticator, AuthFailure, challenge
+from .logs import request_id_var
+from .metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
+from .security import origin_allowed
+
+logger = logging.getLogger("aksmcp_server.http")
+access_logger = logging.getLogger("aksmcp_server.access")
+
+MCP_PATHS = frozenset({"/mcp", "/mcp/"})
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_JSON = [(b"content-type", b"application/json")]
+
+
+class ServingState:
+    """What readiness and graceful shutdown look at."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.draining = False
+        self.in_flight_calls = 0
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*(headers or _JSON), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class AksmcpApp:
+    def __init__(
+        self,
+        session_manager: StreamableHTTPSessionManager,
+        metrics: Metrics,
+        state: ServingState,
+        authenticator: Authenticator | None,
+        allowed_origins: list[str],
+        check_origin: bool,
+    ) -> None:
+        self.session_manager = session_manager
+        self.metrics = metrics
+        self.state = state
+        self.authenticator = authenticator
+        self.allowed_origins = allowed_origins
+        # The SDK checks Origin itself unless its Host check is off (AKSMCP_ALLOWED_HOSTS=*).
+        self.check_origin = check_origin
+        self.access_log = access_logger.isEnabledFor(logging.INFO)
+        metrics.in_flight.set_function(lambda: state.in_flight_calls)
+        metrics.draining.set_function(lambda: 1 if state.draining else 0)
+        # Read-only peek at the SDK's session table: it has no public counter.
+        metrics.active_sessions.set_function(lambda: len(getattr(session_manager, "_server_instances", ())))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path = scope["path"]
+            if path in MCP_PATHS:
+                await self._mcp(scope, receive, send)
+            elif path == "/healthz":
+                await _respond(send, 200, b'{"status":"ok"}')
+            elif path == "/readyz":
+                if self.state.started and not self.state.draining:
+                    await _respond(send, 200, b'{"status":"ready"}')
+                else:
+                    status = "draining" if self.state.draining else "starting"
+                    await _respond(send, 503, json.dumps({"status": status}).encode())
+            elif path == "/metrics":
+                await _respond(send, 200, self.metrics.render(), [(b"content-type", CONTENT_TYPE_LATEST.encode())])
+            else:
+                await _respond(send, 404, b'{"error":"not found","endpoints":["/mcp","/healthz","/readyz","/metrics"]}')
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "lifespan.startup":
+            return
+        try:
+            async with self.session_manager.run():
+                self.state.started = True
+                await send({"type": "lifespan.startup.complete"})
+                while (await receive())["type"] != "lifespan.shutdown":
+                    pass
+                self.state.draining = True
+        except Exception:
+            logger.exception("lifespan failed")
+            if not self.state.started:
+                await send({"type": "lifespan.startup.failed", "message": "startup failed"})
+                return
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        supplied = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = supplied if _REQUEST_ID_RE.match(supplied) else os.urandom(8).hex()
+        rid_token = request_id_var.set(request_id)
+        http_method: str = scope["method"]
+        status = 0
+        metrics = self.metrics
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+            elif message["type"] == "http.response.body":
+                for code in error_codes_in(message.get("body", b"")):
+                    metrics.count_error(code)
+            await send(message)
+
+        counted = http_method == "POST"
+        if counted:
+            self.state.in_flight_calls += 1
+        user_token = None
+        try:
+            origin = headers.get(b"origin")
+            if (
+                self.check_origin
+                and origin is not None
+                and not origin_allowed(origin.decode("latin-1"), self.allowed_origins)
+            ):
+                await _respond(send_observed, 403, b'{"error":"invalid Origin header"}')
+                return
+            if self.authenticator is not None:
+                outcome = await self.authenticator.authenticate(headers)
+                if isinstance(outcome, AuthFailure):
+                    await self._unauthorized(send_observed, outcome)
+                    return
+                scope["user"] = outcome
+                user_token = auth_context_var.set(outcome)
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit():
+                metrics.request_bytes.observe(int(length))
+            await self.session_manager.handle_request(scope, receive, send_observed)
+        except Exception:
+            logger.exception("unhandled error serving /mcp")
+            if status == 0:
+                body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error"}}'
+                await _respond(send_observed, 500, body)
+        finally:
+            if user_token is not None:
+                auth_context_var.reset(user_token)
+            if counted:
+                self.state.in_flight_calls -= 1
+            metrics.http_requests.labels(
+                http_method if http_method in ("POST", "GET", "DELETE") else "other", f"{status // 100}xx"
+            ).inc()
+            if self.access_log:
+                access_logger.info(
+                    "request",
+                    extra={
+                        "http_method": http_method,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "mcp_method": headers.get(b"mcp-method", b"").decode("latin-1")[:64] or None,
+                        "client": (scope.get("client") or ("", 0))[0],
+                    },
+                )
+            request_id_var.reset(rid_token)
+
+    async def _unauthorized(self, send: Send, failure: AuthFailure) -> None:
+        assert self.authenticator is not None
+        body = json.dumps({"error": failure.error, "error_description": failure.description}).encode()
+        await _respond(
+            send,
+            401,
+            body,
+            [*_JSON, (b"www-authenticate", challenge(self.authenticator, failure).encode("latin-1", "replace"))],
+        )

@@ -1,0 +1,60 @@
+"""JSON-lines logging with a per-request id.
+
+Logs go to stdout for HTTP (what `kubectl logs` collects) and to stderr for stdio, where stdout is the
+protocol. The request id lives in a context variable so SDK log lines emitted while serving a request
+carry it too. Tracebacks are logged server-side only; they never reach a client.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+from typing import Any, TextIO
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("aksmcp_request_id", default=None)
+
+_STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonLinesFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_") and key != "color_message":
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+def configure_logging(level: str, stream: TextIO | None = None) -> None:
+    """Send every logger (ours, the SDK's, uvicorn's) through one JSON-lines handler."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonLinesFormatter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    # Our access log replaces uvicorn's (which has no request id and a different shape).
+    logging.getLogger("uvicorn.access").disabled = True
+    # The SDK logs one INFO line per stateless request ("Terminating session" etc.); keep it at WARNING
+    # unless the operator asks for DEBUG.
+    if level != "DEBUG":
+        for name in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager", "httpx", "httpx2"):
+            logging.getLogger(name).setLevel(logging.WARNING)
