@@ -1,0 +1,50 @@
+"""One table of user actions: the key bindings, the help screen and the command palette all read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class UiAction:
+    action: str  # the screen action it runs
+    keys: str  # Textual key names, comma separated
+    display: str  # how the key is shown in the help screen and footer
+    short: str  # footer label
+    title: str  # command palette title
+    help: str
+    show: bool = True
+    later: bool = False  # bound now, works in a later release
+
+
+LATER = "arrives in a later release"
+
+MAIN_ACTIONS: tuple[UiAction, ...] = (
+    UiAction("open_details", "enter", "enter", "Details", "Show details", "Pods, conditions, events and services"),
+    UiAction("command_line", "colon", ":", "Command", "Command line", ":ctx NAME, :ns NAME|all, :deploy, :help"),
+    UiAction("filter", "slash", "/", "Filter", "Filter deployments", "Filter as you type; esc clears"),
+    UiAction("retry", "r", "r", "Refresh", "Refresh / retry", "Reconnect and list again"),
+    UiAction("focus_clusters", "t", "t", "Clusters", "Focus cluster tree", "Move the focus to the cluster tree"),
+    UiAction("later('Logs')", "l", "l", "Logs", "Logs", f"Follow the pods' logs ({LATER})", later=True),
+    UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
+    UiAction("later('Console')", "c", "c", "Console", "MCP console", f"Call tools on the server ({LATER})", later=True),
+    UiAction("later('Deploy')", "d", "d", "Deploy", "Deploy", f"Build and deploy an MCP server ({LATER})", later=True),
+    UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
+    UiAction("back", "escape", "esc", "Back", "Clear filter", "Clear the filter / leave the prompt", show=False),
+    UiAction("quit_app", "q", "q", "Quit", "Quit", "Leave aksmcp"),
+)
+
+DETAILS_ACTIONS: tuple[UiAction, ...] = (
+    UiAction("back", "escape,q", "esc/q", "Back", "Back to the fleet", "Return to the deployments table"),
+    UiAction("refresh", "r", "r", "Refresh", "Refresh details", "Load the details again"),
+    UiAction("later('Logs')", "l", "l", "Logs", "Logs", f"Follow the pods' logs ({LATER})", later=True),
+    UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
+    UiAction("later('Console')", "c", "c", "Console", "MCP console", f"Call tools on the server ({LATER})", later=True),
+    UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
+)
+
+
+def bindings_for(actions: tuple[UiAction, ...]) -> list[Binding]:
+    return [Binding(item.keys, item.action, item.short, show=item.show, key_display=item.display) for item in actions]

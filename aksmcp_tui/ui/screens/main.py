@@ -1,0 +1,332 @@
+"""The main screen: cluster tree on the left, MCP deployments of the chosen cluster in the centre."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Static
+
+from aksmcp_tui.ui.actions import LATER, MAIN_ACTIONS, bindings_for
+from aksmcp_tui.ui.command_line import COMMAND_WORDS, CommandError, parse_command
+from aksmcp_tui.ui.targets import ClusterTarget, TargetList
+from aksmcp_tui.ui.widgets.cluster_tree import AZURE_NOTE, ClusterTree
+from aksmcp_tui.ui.widgets.fleet_table import FleetTable, WorkloadKey
+from aksmcp_tui.ui.widgets.problem_panel import ProblemPanel, describe
+
+if TYPE_CHECKING:
+    from aksmcp_tui.core.fleet import FleetEvent, McpWorkload
+    from aksmcp_tui.core.kube import KubeProblem
+    from aksmcp_tui.ui.app import AksmcpApp
+
+FLUSH_DELAY = 0.05  # watch events arriving within this window are applied with one repaint
+
+
+class MainScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(MAIN_ACTIONS))
+
+    def __init__(self, targets: TargetList, initial: ClusterTarget | None, namespace: str | None) -> None:
+        super().__init__(id="main")
+        self.targets = targets
+        self.target: ClusterTarget | None = initial
+        self.namespace = namespace
+        self.live_state = "idle"  # idle | connecting | live | problem
+        self.problem: KubeProblem | None = None
+        self._generation = 0
+        self._pending_changed: dict[WorkloadKey, McpWorkload] = {}
+        self._pending_removed: set[WorkloadKey] = set()
+        self._flush_timer: Timer | None = None
+
+    @property
+    def dash(self) -> AksmcpApp:
+        from aksmcp_tui.ui.app import AksmcpApp
+
+        assert isinstance(self.app, AksmcpApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="topbar", markup=False)
+        with Horizontal(id="body"):
+            yield ClusterTree(id="clusters")
+            with Vertical(id="fleet-pane"):
+                yield ProblemPanel(id="problem")
+                yield FleetTable(id="fleet", clock=self.dash.clock)
+                yield Input(placeholder="filter: name, namespace, image, health", id="filter")
+                yield Input(
+                    placeholder=":ctx NAME · :ns NAME|all · :deploy · :help",
+                    id="command",
+                    suggester=SuggestFromList(self._command_suggestions(), case_sensitive=False),
+                )
+        yield Footer()
+
+    def _command_suggestions(self) -> list[str]:
+        words = [f"ctx {t.context}" for t in self.targets.all()]
+        return [*words, *COMMAND_WORDS, "ns all"]
+
+    def on_mount(self) -> None:
+        self.query_one(ClusterTree).populate(self.targets, self.target)
+        self.query_one("#filter", Input).display = False
+        self.query_one("#command", Input).display = False
+        table = self.query_one(FleetTable)
+        table.set_interval(5.0, table.refresh)  # ages move on
+        table.focus()
+        if self.target is None:
+            table.clear("No cluster chosen. Pick a context on the left, or run aksmcp --sandbox.")
+            if self.targets.kubeconfig_problem:
+                self._show_problem_text("kubeconfig", self.targets.kubeconfig_problem)
+            self._update_topbar()
+        else:
+            self.switch_target(self.target, self.namespace)
+
+    # ------------------------------------------------------------------ watching
+    def switch_target(self, target: ClusterTarget, namespace: str | None) -> None:
+        self.target = target
+        self.namespace = namespace
+        self._generation += 1
+        self._pending_changed.clear()
+        self._pending_removed.clear()
+        self.problem = None
+        self.query_one(ProblemPanel).hide()
+        self.query_one(FleetTable).clear(f"Connecting to {target.context}…")
+        self.query_one(ClusterTree).mark_active(target)
+        self.live_state = "connecting"
+        self._update_topbar()
+        self._watch(target, namespace, self._generation)
+
+    @work(exclusive=True, group="fleet", exit_on_error=False, description="watching the fleet")
+    async def _watch(self, target: ClusterTarget, namespace: str | None, generation: int) -> None:
+        from aksmcp_tui.core.fleet import watch_fleet
+        from aksmcp_tui.core.kube import KubeProblem
+
+        try:
+            kube = await self.dash.kube_pool.get(target)
+            async for event in watch_fleet(kube, namespace):
+                if generation != self._generation:
+                    return
+                self._on_fleet_event(event)
+        except KubeProblem as problem:
+            if generation == self._generation:
+                self._show_kube_problem(problem, None)
+        except Exception as error:  # never let a cluster problem take the UI down
+            if generation == self._generation:
+                self._show_problem_text("error", f"{type(error).__name__}: {error}")
+
+    def _on_fleet_event(self, event: FleetEvent) -> None:
+        from aksmcp_tui.core.fleet import FleetProblem, FleetSnapshot, WorkloadChanged, WorkloadRemoved
+
+        table = self.query_one(FleetTable)
+        if isinstance(event, FleetSnapshot):
+            self._pending_changed.clear()
+            self._pending_removed.clear()
+            scope = f"namespace {self.namespace}" if self.namespace else "any namespace"
+            table.set_empty_message(f"No MCP deployments in {scope} of this cluster yet.")
+            table.replace_all(event.workloads)
+            self._clear_problem()
+        elif isinstance(event, WorkloadChanged):
+            self._pending_removed.discard(event.workload.key)
+            self._pending_changed[event.workload.key] = event.workload
+            self._schedule_flush()
+        elif isinstance(event, WorkloadRemoved):
+            self._pending_changed.pop(event.key, None)
+            self._pending_removed.add(event.key)
+            self._schedule_flush()
+        elif isinstance(event, FleetProblem):
+            self._show_kube_problem(event.problem, event.retrying_in)
+
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(FLUSH_DELAY, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        if not self._pending_changed and not self._pending_removed:
+            return
+        changed = list(self._pending_changed.values())
+        removed = list(self._pending_removed)
+        self._pending_changed.clear()
+        self._pending_removed.clear()
+        self.query_one(FleetTable).apply_changes(changed, removed)
+        if self.problem is not None:
+            self._clear_problem()
+
+    def _clear_problem(self) -> None:
+        self.problem = None
+        self.query_one(ProblemPanel).hide()
+        self.live_state = "live"
+        self._update_topbar()
+
+    def _show_kube_problem(self, problem: KubeProblem, retrying_in: float | None) -> None:
+        self.problem = problem
+        self.live_state = "problem"
+        title, body = describe(problem)
+        note = f"retrying by itself in {retrying_in:.0f} s" if retrying_in else "press r to retry"
+        self.query_one(ProblemPanel).show_problem(title, body, note)
+        table = self.query_one(FleetTable)
+        if table.total == 0:
+            table.set_empty_message("No data: see the message above.")
+        self._update_topbar()
+
+    def _show_problem_text(self, kind: str, message: str) -> None:
+        from aksmcp_tui.core.kube import KubeProblem
+
+        self._show_kube_problem(KubeProblem(kind, message), None)
+
+    # ------------------------------------------------------------------ status
+    def _update_topbar(self) -> None:
+        table = self.query_one(FleetTable)
+        context = self.target.context if self.target else "no cluster"
+        namespace = self.namespace or "all"
+        state = {
+            "idle": "○ idle",
+            "connecting": "◌ connecting",
+            "live": "● live",
+            "problem": "✕ problem" if table.total == 0 else "◐ stale (problem)",
+        }[self.live_state]
+        counts = f"{table.total} MCP deployments"
+        if table.filter_text:
+            counts = f"{table.shown} of {table.total} MCP deployments  /{table.filter_text}"
+        text = f" aksmcp  ·  context {context}  ·  namespace {namespace}  ·  {counts}  ·  {state}"
+        self.query_one("#topbar", Static).update(text)
+
+    @on(FleetTable.Changed)
+    def _table_changed(self, event: FleetTable.Changed) -> None:
+        self._update_topbar()
+
+    # ------------------------------------------------------------------ events
+    @on(ClusterTree.TargetChosen)
+    def _target_chosen(self, event: ClusterTree.TargetChosen) -> None:
+        if self.target is None or event.target.key != self.target.key or self.problem is not None:
+            self.switch_target(event.target, self.namespace)
+        self.query_one(FleetTable).focus()
+
+    @on(ClusterTree.AzureChosen)
+    def _azure_chosen(self) -> None:
+        self.notify(AZURE_NOTE, title="Azure", timeout=8)
+
+    @on(FleetTable.Opened)
+    def _opened(self, event: FleetTable.Opened) -> None:
+        self._open_details(event.workload)
+
+    @on(ProblemPanel.RetryRequested)
+    def _retry_pressed(self) -> None:
+        self.action_retry()
+
+    def _open_details(self, workload: McpWorkload) -> None:
+        from aksmcp_tui.ui.screens.details import DetailsScreen
+
+        if self.target is None:
+            return
+        self.app.push_screen(DetailsScreen(workload, self.target))
+
+    @on(Input.Changed, "#filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        self.query_one(FleetTable).set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one("#filter", Input).display = bool(self.query_one(FleetTable).filter_text)
+        self.query_one(FleetTable).focus()
+
+    @on(Input.Submitted, "#command")
+    def _command_done(self, event: Input.Submitted) -> None:
+        line = self.query_one("#command", Input)
+        line.display = False
+        line.value = ""
+        self.query_one(FleetTable).focus()
+        self.run_command_line(event.value)
+
+    def run_command_line(self, text: str) -> None:
+        try:
+            jump = parse_command(text)
+        except CommandError as error:
+            self.notify(str(error), title="Command", severity="warning")
+            return
+        if jump.kind == "context":
+            assert jump.argument is not None
+            target = self.targets.find(jump.argument)
+            if target is None:
+                names = ", ".join(t.context for t in self.targets.all()) or "none"
+                self.notify(f"No context named {jump.argument} (known: {names})", title="Command", severity="warning")
+                return
+            self.switch_target(target, self.namespace)
+        elif jump.kind == "namespace":
+            if self.target is None:
+                self.namespace = jump.argument
+                self._update_topbar()
+            else:
+                self.switch_target(self.target, jump.argument)
+        elif jump.kind == "deployments":
+            self.query_one(FleetTable).focus()
+        elif jump.kind == "help":
+            self.action_help()
+        elif jump.kind == "quit":
+            self.action_quit_app()
+        else:
+            self.action_later(jump.word.capitalize())
+
+    # ------------------------------------------------------------------ actions
+    def action_open_details(self) -> None:
+        workload = self.query_one(FleetTable).selected
+        if workload is None:
+            self.notify("No deployment selected", severity="warning")
+        else:
+            self._open_details(workload)
+
+    def action_command_line(self) -> None:
+        line = self.query_one("#command", Input)
+        line.value = ""
+        line.display = True
+        line.focus()
+
+    def action_filter(self) -> None:
+        line = self.query_one("#filter", Input)
+        line.display = True
+        line.focus()
+
+    def action_back(self) -> None:
+        """esc: leave a prompt, then clear the filter."""
+        command = self.query_one("#command", Input)
+        if command.display:
+            command.display = False
+            command.value = ""
+            self.query_one(FleetTable).focus()
+            return
+        filter_line = self.query_one("#filter", Input)
+        if filter_line.display or self.query_one(FleetTable).filter_text:
+            filter_line.value = ""
+            filter_line.display = False
+            self.query_one(FleetTable).set_filter("")
+            self.query_one(FleetTable).focus()
+
+    def action_retry(self) -> None:
+        if self.target is None:
+            self.notify("Pick a cluster first", severity="warning")
+            return
+        target, namespace = self.target, self.namespace
+        self.workers.cancel_group(self, "fleet")
+        self._retry_after_forget(target, namespace)
+
+    @work(group="retry", exit_on_error=False)
+    async def _retry_after_forget(self, target: ClusterTarget, namespace: str | None) -> None:
+        await self.dash.kube_pool.forget(target)
+        self.switch_target(target, namespace)
+
+    def action_focus_clusters(self) -> None:
+        self.query_one(ClusterTree).focus()
+
+    def action_help(self) -> None:
+        from aksmcp_tui.ui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen(MAIN_ACTIONS, "Fleet"))
+
+    def action_later(self, what: str) -> None:
+        self.notify(f"{what} {LATER}.", title=what)
+
+    def action_quit_app(self) -> None:
+        self.app.exit()
