@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -30,7 +29,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "pods": ("NAME", "READY", "PHASE", "RESTARTS", "AGE", "NODE", "REASON"),
     "conditions": ("TYPE", "STATUS", "REASON", "MESSAGE"),
     "services": ("NAME", "TYPE", "PORTS"),
-    "events": ("LAST SEEN", "TYPE", "REASON", "MESSAGE"),
+    "events": ("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"),
 }
 _EMPTY: dict[str, str] = {
     "pods": "No pods.",
@@ -116,15 +115,24 @@ class DetailsScreen(Screen[None]):
                 p.ready_containers,
                 p.phase,
                 str(p.restarts),
-                _age(p.age, now),
+                format_age(p.created, now),
                 p.node or "—",
-                p.reason or "",
+                p.reason,
             )
             for p in details.pods
         ]
-        conditions = [tuple(_text(part) for part in condition) for condition in details.conditions]
-        services = [tuple(_text(part) for part in service) for service in details.services]
-        events = [(_age(e[0], now), *(_text(part) for part in e[1:])) for e in details.events]
+        conditions = [(c.type, c.status, c.reason, _text(c.message)) for c in details.conditions]
+        services = [(s.name, s.type, s.ports) for s in details.services]
+        events = [
+            (
+                format_age(e.last_seen, now),
+                e.type,
+                e.reason,
+                e.object,
+                _text(e.message) + (f" (x{e.count})" if e.count > 1 else ""),
+            )
+            for e in details.events
+        ]
         self._fill("pods", pods)
         self._fill("conditions", conditions)
         self._fill("services", services)
@@ -163,13 +171,6 @@ class DetailsScreen(Screen[None]):
         self._load()
 
 
-def _age(value: Any, now: datetime) -> str:
-    if isinstance(value, datetime):
-        return format_age(value, now)
-    return _text(value) or "—"
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    return " ".join(str(value).split())
+def _text(value: str) -> str:
+    """One line: event and condition messages may hold newlines."""
+    return " ".join(value.split())
