@@ -1,0 +1,768 @@
+"""The MCP fleet of a cluster: which workloads are MCP servers, how healthy they are, kept live.
+
+Which workloads count as MCP servers (the one rule; the UI and `aksmcp ls` both use it):
+
+1. A Deployment whose labels, or whose pod template's labels, contain
+   `app.kubernetes.io/component: mcp-server` (what aksmcp's own manifests set)  -> matched_by "label"
+2. A Deployment with a container port named `mcp`                               -> matched_by "port-name"
+3. An `MCPServer` custom resource of one of the tools that deploy MCP servers, when its CRD is
+   installed in the cluster (found through API discovery, /apis):
+   kmcp/kagent `kagent.dev`, ToolHive `toolhive.stacklok.dev`, the SIG's `mcp.x-k8s.io`
+                                                                                -> matched_by "crd:<group>"
+   A Deployment owned by such a custom resource is shown once, as the custom resource's row (its
+   ready/desired and pods feed that row), not a second time as a Deployment.
+
+Health (`Health`) of a Deployment, first match wins:
+- desired replicas 0                                           -> SCALED_DOWN
+- condition Progressing=False with reason ProgressDeadlineExceeded -> FAILING
+- a pod waiting in CrashLoopBackOff / ImagePullBackOff / ErrImagePull / Create*Error ...
+                                                               -> FAILING if no pod is ready, else DEGRADED
+- ready == desired and the rollout is complete                 -> HEALTHY
+- a rollout in progress (new generation not yet observed, updated < desired, or Progressing=True
+  with a rollout reason) and ready < desired                   -> PROGRESSING
+- no ready pods                                                -> FAILING; fewer than desired -> DEGRADED
+A custom resource takes the health of the Deployment it owns when there is one, else its
+`Ready` condition (or ToolHive's `status.phase`); no status at all -> UNKNOWN.
+
+Liveness: `watch_fleet` lists Deployments, Pods and the MCPServer kinds once (pages of 500) and
+then watches each from the list's resourceVersion. A watch that ends is resumed from the last
+version seen; an expired version (410 Gone) relists; a failure is reported as a `FleetProblem`
+(never raised) and retried with exponential back-off, after which the source relists. Every
+(re)list produces a `FleetSnapshot` (the UI treats one as "the problem has cleared"). Pods are
+matched to Deployments through their ReplicaSet owner name (`<deployment>-<pod-template-hash>`),
+so the cost is one list of pods, not one API call per Deployment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from aksmcp_tui.core.kube import WATCH_TIMEOUT_SECONDS, KubeContext, KubeProblem
+
+MCP_COMPONENT_LABEL = "app.kubernetes.io/component"
+MCP_COMPONENT_VALUE = "mcp-server"
+MCP_PORT_NAME = "mcp"
+MCP_CRD_KIND = "MCPServer"
+# group -> who defines it (for docs and the UI)
+MCP_CRD_GROUPS: dict[str, str] = {
+    "kagent.dev": "kmcp/kagent",
+    "toolhive.stacklok.dev": "ToolHive",
+    "mcp.x-k8s.io": "Kubernetes SIG Apps mcp-lifecycle-operator",
+}
+LIST_PAGE_SIZE = 500
+
+_FAILING_WAIT_REASONS = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)
+_ROLLOUT_REASONS = frozenset({"ReplicaSetUpdated", "NewReplicaSetCreated", "FoundNewReplicaSet"})
+
+
+class Health(StrEnum):
+    HEALTHY = "healthy"
+    PROGRESSING = "progressing"
+    DEGRADED = "degraded"
+    FAILING = "failing"
+    SCALED_DOWN = "scaled-down"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class McpWorkload:
+    context: str
+    namespace: str
+    name: str
+    kind: str  # "Deployment" or e.g. "MCPServer (kagent.dev)"
+    ready: int
+    desired: int
+    image: str
+    created: datetime | None
+    health: Health
+    health_reason: str
+    matched_by: str  # "label" | "port-name" | "crd:<group>"
+    forward: str | None = None  # filled by a later issue
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.namespace, self.kind, self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "context": self.context,
+            "namespace": self.namespace,
+            "name": self.name,
+            "kind": self.kind,
+            "ready": self.ready,
+            "desired": self.desired,
+            "image": self.image,
+            "created": self.created.isoformat() if self.created else None,
+            "health": str(self.health),
+            "healthReason": self.health_reason,
+            "matchedBy": self.matched_by,
+            "forward": self.forward,
+        }
+
+
+@dataclass(frozen=True)
+class FleetSnapshot:
+    """The whole fleet, after a (re)list. Replaces whatever the consumer had."""
+
+    workloads: tuple[McpWorkload, ...]
+
+
+@dataclass(frozen=True)
+class WorkloadChanged:
+    workload: McpWorkload
+
+
+@dataclass(frozen=True)
+class WorkloadRemoved:
+    key: tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class FleetProblem:
+    """Something failed; the watch retries by itself after `retrying_in` seconds (None: it will not)."""
+
+    problem: KubeProblem
+    retrying_in: float | None
+
+
+FleetEvent = FleetSnapshot | WorkloadChanged | WorkloadRemoved | FleetProblem
+
+
+# --- the rule ---------------------------------------------------------------------------------
+
+
+def crd_kind_label(group: str) -> str:
+    return f"{MCP_CRD_KIND} ({group})"
+
+
+def is_mcp_deployment(deployment: Mapping[str, Any]) -> str | None:
+    """The MCP rule for one Deployment (a JSON dict): "label", "port-name" or None."""
+    metadata = deployment.get("metadata") or {}
+    template = (deployment.get("spec") or {}).get("template") or {}
+    for labels in ((metadata.get("labels") or {}), ((template.get("metadata") or {}).get("labels") or {})):
+        if labels.get(MCP_COMPONENT_LABEL) == MCP_COMPONENT_VALUE:
+            return "label"
+    for container in (template.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("name") == MCP_PORT_NAME:
+                return "port-name"
+    return None
+
+
+def mcp_crd_owner(obj: Mapping[str, Any], groups: Iterable[str]) -> tuple[str, str] | None:
+    """(group, name) of the MCPServer custom resource that owns `obj`, if any."""
+    wanted = set(groups)
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        group = str(ref.get("apiVersion") or "").rpartition("/")[0]
+        if ref.get("kind") == MCP_CRD_KIND and group in wanted:
+            return group, str(ref.get("name") or "")
+    return None
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+def parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _conditions(obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {str(c.get("type")): c for c in (obj.get("status") or {}).get("conditions") or [] if isinstance(c, dict)}
+
+
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def pod_waiting_reason(pod: Mapping[str, Any]) -> str | None:
+    """The most telling reason a pod's containers are not running (CrashLoopBackOff, ...)."""
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        waiting = (status.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            return str(waiting["reason"])
+    return None
+
+
+def deployment_replicas(deployment: Mapping[str, Any]) -> tuple[int, int]:
+    """(ready, desired)."""
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    desired = spec.get("replicas")
+    return int(status.get("readyReplicas") or 0), int(1 if desired is None else desired)
+
+
+def deployment_health(deployment: Mapping[str, Any], pods: Iterable[Mapping[str, Any]] = ()) -> tuple[Health, str]:
+    """Health and a one-line reason, from conditions and the pods' readiness (rule in the module doc)."""
+    ready, desired = deployment_replicas(deployment)
+    status = deployment.get("status") or {}
+    metadata = deployment.get("metadata") or {}
+    conditions = _conditions(deployment)
+    if desired == 0:
+        return Health.SCALED_DOWN, "scaled to 0 replicas"
+    progressing = conditions.get("Progressing") or {}
+    if progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
+        return Health.FAILING, f"ProgressDeadlineExceeded: {progressing.get('message') or 'rollout stalled'}"
+    for pod in pods:
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        reason = pod_waiting_reason(pod)
+        if reason in _FAILING_WAIT_REASONS:
+            name = (pod.get("metadata") or {}).get("name", "?")
+            return (Health.FAILING if ready == 0 else Health.DEGRADED), f"pod {name}: {reason}"
+    generation = int(metadata.get("generation") or 0)
+    observed = int(status.get("observedGeneration") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    total = int(status.get("replicas") or 0)
+    rollout_done = observed >= generation and updated >= desired and total <= desired
+    if ready >= desired and rollout_done:
+        return Health.HEALTHY, f"{ready}/{desired} ready"
+    rolling = (
+        observed < generation
+        or updated < desired
+        or total > desired
+        or (progressing.get("status") == "True" and progressing.get("reason") in _ROLLOUT_REASONS)
+    )
+    if rolling:
+        return Health.PROGRESSING, f"rolling out: {ready}/{desired} ready, {updated} updated"
+    if ready >= desired:
+        return Health.HEALTHY, f"{ready}/{desired} ready"
+    available = conditions.get("Available") or {}
+    detail = f": {available.get('message')}" if available.get("status") == "False" and available.get("message") else ""
+    if ready == 0:
+        return Health.FAILING, f"no ready pods (0/{desired}){detail}"
+    return Health.DEGRADED, f"{ready}/{desired} ready{detail}"
+
+
+def _image_of(pod_spec: Mapping[str, Any]) -> str:
+    containers = pod_spec.get("containers") or []
+    if not containers:
+        return ""
+    image = str(containers[0].get("image") or "")
+    return image + (f" (+{len(containers) - 1})" if len(containers) > 1 else "")
+
+
+def _crd_image(cr: Mapping[str, Any]) -> str:
+    spec = cr.get("spec") or {}
+    for candidate in (
+        spec.get("image"),
+        (spec.get("deployment") or {}).get("image"),
+        ((spec.get("source") or {}).get("containerImage") or {}).get("ref"),
+    ):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return ""
+
+
+def crd_health(cr: Mapping[str, Any]) -> tuple[Health, str]:
+    conditions = _conditions(cr)
+    status = cr.get("status") or {}
+    ready = conditions.get("Ready")
+    if ready is not None:
+        if ready.get("status") == "True":
+            return Health.HEALTHY, str(ready.get("reason") or "Ready")
+        reason = str(ready.get("reason") or "NotReady")
+        message = str(ready.get("message") or "")
+        text = f"{reason}: {message}" if message else reason
+        if any(word in reason.lower() for word in ("fail", "error", "unhealthy", "invalid")):
+            return Health.FAILING, text
+        return Health.PROGRESSING, text
+    phase = str(status.get("phase") or "")
+    if phase:
+        mapped = {
+            "running": Health.HEALTHY,
+            "ready": Health.HEALTHY,
+            "pending": Health.PROGRESSING,
+            "failed": Health.FAILING,
+            "terminating": Health.PROGRESSING,
+        }.get(phase.lower(), Health.UNKNOWN)
+        message = str(status.get("message") or "")
+        return mapped, f"{phase}: {message}" if message else phase
+    return Health.UNKNOWN, "no status reported yet"
+
+
+# --- the fleet state ----------------------------------------------------------------------------
+
+
+def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep only what health needs: thousands of pods stay small in memory."""
+    metadata = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    return {
+        "metadata": {
+            "name": metadata.get("name"),
+            "namespace": metadata.get("namespace"),
+            "labels": metadata.get("labels") or {},
+            "ownerReferences": metadata.get("ownerReferences") or [],
+            "deletionTimestamp": metadata.get("deletionTimestamp"),
+        },
+        "status": {
+            "phase": status.get("phase"),
+            "conditions": [c for c in status.get("conditions") or [] if c.get("type") == "Ready"],
+            "containerStatuses": [
+                {"ready": c.get("ready"), "restartCount": c.get("restartCount"), "state": c.get("state")}
+                for c in status.get("containerStatuses") or []
+            ],
+        },
+    }
+
+
+def pod_deployment_name(pod: Mapping[str, Any]) -> str | None:
+    """The Deployment a pod belongs to, from its ReplicaSet owner `<deployment>-<pod-template-hash>`."""
+    metadata = pod.get("metadata") or {}
+    pod_hash = (metadata.get("labels") or {}).get("pod-template-hash")
+    for ref in metadata.get("ownerReferences") or []:
+        if ref.get("kind") == "ReplicaSet":
+            rs_name = str(ref.get("name") or "")
+            if pod_hash and rs_name.endswith("-" + pod_hash):
+                return rs_name[: -len(pod_hash) - 1]
+            return rs_name.rpartition("-")[0] or None
+    return None
+
+
+_Key = tuple[str, str, str]
+
+
+class FleetState:
+    """Deployments, pods and MCPServer resources of one context, and the workloads they make."""
+
+    def __init__(self, context: str, crd_groups: Iterable[str] = ()) -> None:
+        self.context = context
+        self.crd_groups = tuple(crd_groups)
+        self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pods: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pods_by_deployment: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.crs: dict[tuple[str, str, str], dict[str, Any]] = {}  # (group, ns, name)
+        self.crd_owned: dict[tuple[str, str, str], tuple[str, str]] = {}  # (group, ns, cr) -> (ns, deployment)
+        self.workloads: dict[_Key, McpWorkload] = {}
+
+    # pods
+
+    def _index_pod(self, key: tuple[str, str], pod: dict[str, Any] | None) -> set[tuple[str, str]]:
+        """Store or drop a pod; returns the deployments whose pods changed."""
+        touched = set()
+        old = self.pods.pop(key, None)
+        if old is not None:
+            dep = pod_deployment_name(old)
+            if dep:
+                self.pods_by_deployment[(key[0], dep)].discard(key[1])
+                touched.add((key[0], dep))
+        if pod is not None:
+            self.pods[key] = pod
+            dep = pod_deployment_name(pod)
+            if dep:
+                self.pods_by_deployment[(key[0], dep)].add(key[1])
+                touched.add((key[0], dep))
+        return touched
+
+    def pods_of(self, namespace: str, deployment: str) -> list[dict[str, Any]]:
+        names = self.pods_by_deployment.get((namespace, deployment), ())
+        return [self.pods[(namespace, n)] for n in sorted(names) if (namespace, n) in self.pods]
+
+    # mutations (return the workload keys to recompute)
+
+    def replace(self, source: str, items: Iterable[dict[str, Any]]) -> None:
+        if source == "deployments":
+            self.deployments = {}
+            self.crd_owned = {}
+            for item in items:
+                self._put_deployment(item)
+        elif source == "pods":
+            self.pods = {}
+            self.pods_by_deployment = defaultdict(set)
+            for item in items:
+                slim = slim_pod(item)
+                self._index_pod((slim["metadata"]["namespace"], slim["metadata"]["name"]), slim)
+        else:
+            group = source
+            self.crs = {k: v for k, v in self.crs.items() if k[0] != group}
+            for item in items:
+                metadata = item.get("metadata") or {}
+                self.crs[(group, str(metadata.get("namespace") or ""), str(metadata.get("name")))] = item
+
+    def _put_deployment(self, item: dict[str, Any]) -> None:
+        metadata = item.get("metadata") or {}
+        key = (str(metadata.get("namespace") or ""), str(metadata.get("name")))
+        self.deployments[key] = item
+        owner = mcp_crd_owner(item, self.crd_groups)
+        if owner:
+            self.crd_owned[(owner[0], key[0], owner[1])] = key
+
+    def apply(self, source: str, event_type: str, obj: dict[str, Any]) -> set[_Key]:
+        metadata = obj.get("metadata") or {}
+        namespace = str(metadata.get("namespace") or "")
+        name = str(metadata.get("name") or "")
+        deleted = event_type == "DELETED"
+        if source == "deployments":
+            old = self.deployments.pop((namespace, name), None)
+            affected: set[_Key] = {(namespace, "Deployment", name)}
+            for item in (old, None if deleted else obj):
+                if item is None:
+                    continue
+                owner = mcp_crd_owner(item, self.crd_groups)
+                if owner:
+                    self.crd_owned.pop((owner[0], namespace, owner[1]), None)
+                    affected.add((namespace, crd_kind_label(owner[0]), owner[1]))
+            if not deleted:
+                self._put_deployment(obj)
+            return affected
+        if source == "pods":
+            touched = self._index_pod((namespace, name), None if deleted else slim_pod(obj))
+            return self._keys_for_deployments(touched)
+        group = source
+        if deleted:
+            self.crs.pop((group, namespace, name), None)
+        else:
+            self.crs[(group, namespace, name)] = obj
+        return {(namespace, crd_kind_label(group), name)}
+
+    def _keys_for_deployments(self, deployments: Iterable[tuple[str, str]]) -> set[_Key]:
+        keys: set[_Key] = set()
+        for namespace, name in deployments:
+            keys.add((namespace, "Deployment", name))
+            dep = self.deployments.get((namespace, name))
+            owner = mcp_crd_owner(dep, self.crd_groups) if dep else None
+            if owner:
+                keys.add((namespace, crd_kind_label(owner[0]), owner[1]))
+        return keys
+
+    # derivation
+
+    def build(self, key: _Key) -> McpWorkload | None:
+        namespace, kind, name = key
+        if kind == "Deployment":
+            dep = self.deployments.get((namespace, name))
+            if dep is None or mcp_crd_owner(dep, self.crd_groups):
+                return None
+            matched = is_mcp_deployment(dep)
+            if matched is None:
+                return None
+            return self.from_deployment(dep, kind, matched)
+        group = kind[len(MCP_CRD_KIND) + 2 : -1]
+        cr = self.crs.get((group, namespace, name))
+        if cr is None:
+            return None
+        owned = self.crd_owned.get((group, namespace, name))
+        dep = self.deployments.get(owned) if owned else None
+        if dep is not None:
+            workload = self.from_deployment(dep, kind, f"crd:{group}", name=name)
+            cr_health, cr_reason = crd_health(cr)
+            if workload.health == Health.HEALTHY and cr_health in (Health.FAILING, Health.PROGRESSING):
+                # e.g. kmcp reports "Unhealthy" while the pod is Running: readiness is not MCP health.
+                return _replace(workload, health=Health.DEGRADED, health_reason=cr_reason)
+            return workload
+        status = cr.get("status") or {}
+        spec = cr.get("spec") or {}
+        desired = spec.get("replicas")
+        health, reason = crd_health(cr)
+        return McpWorkload(
+            context=self.context,
+            namespace=namespace,
+            name=name,
+            kind=kind,
+            ready=int(status.get("readyReplicas") or status.get("availableReplicas") or 0),
+            desired=int(1 if desired is None else desired),
+            image=_crd_image(cr),
+            created=parse_time((cr.get("metadata") or {}).get("creationTimestamp")),
+            health=health,
+            health_reason=reason,
+            matched_by=f"crd:{group}",
+        )
+
+    def from_deployment(self, dep: Mapping[str, Any], kind: str, matched: str, name: str | None = None) -> McpWorkload:
+        metadata = dep.get("metadata") or {}
+        namespace = str(metadata.get("namespace") or "")
+        dep_name = str(metadata.get("name"))
+        ready, desired = deployment_replicas(dep)
+        health, reason = deployment_health(dep, self.pods_of(namespace, dep_name))
+        template_spec = ((dep.get("spec") or {}).get("template") or {}).get("spec") or {}
+        return McpWorkload(
+            context=self.context,
+            namespace=namespace,
+            name=name or dep_name,
+            kind=kind,
+            ready=ready,
+            desired=desired,
+            image=_image_of(template_spec),
+            created=parse_time(metadata.get("creationTimestamp")),
+            health=health,
+            health_reason=reason,
+            matched_by=matched,
+        )
+
+    def all_keys(self) -> set[_Key]:
+        keys: set[_Key] = {(ns, "Deployment", name) for ns, name in self.deployments}
+        keys |= {(ns, crd_kind_label(group), name) for group, ns, name in self.crs}
+        return keys
+
+    def rebuild(self) -> tuple[McpWorkload, ...]:
+        """Recompute every workload (after a relist)."""
+        self.workloads = {}
+        for key in self.all_keys():
+            workload = self.build(key)
+            if workload is not None:
+                self.workloads[key] = workload
+        return tuple(sorted(self.workloads.values(), key=lambda w: (w.namespace, w.name, w.kind)))
+
+    def update(self, keys: Iterable[_Key]) -> list[WorkloadChanged | WorkloadRemoved]:
+        """Recompute some workloads; returns only real changes."""
+        changes: list[WorkloadChanged | WorkloadRemoved] = []
+        for key in sorted(keys):
+            new = self.build(key)
+            old = self.workloads.get(key)
+            if new is None:
+                if old is not None:
+                    del self.workloads[key]
+                    changes.append(WorkloadRemoved(key))
+            elif new != old:
+                self.workloads[key] = new
+                changes.append(WorkloadChanged(new))
+        return changes
+
+
+def _replace(workload: McpWorkload, **changes: Any) -> McpWorkload:
+    from dataclasses import replace
+
+    return replace(workload, **changes)
+
+
+# --- sources: list + watch --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str  # "deployments", "pods" or a CRD group
+    path: str
+    required: bool
+
+
+async def discover_mcp_crds(kube: KubeContext) -> dict[str, tuple[str, str]]:
+    """group -> ("/apis/<group>/<version>", plural) for the MCPServer CRDs installed in the cluster."""
+    groups = await kube.api_groups(refresh=True)
+    found: dict[str, tuple[str, str]] = {}
+    for group in MCP_CRD_GROUPS:
+        version = groups.get(group)
+        if not version:
+            continue
+        try:
+            resources = await kube.resources(f"{group}/{version}", refresh=True)
+        except KubeProblem as exc:
+            if exc.kind in ("not_found", "forbidden"):
+                continue
+            raise
+        info = resources.get(MCP_CRD_KIND)
+        if info is not None:
+            found[group] = (f"/apis/{group}/{version}", info.plural)
+    return found
+
+
+def _collection_path(prefix: str, plural: str, namespace: str | None) -> str:
+    return f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
+
+
+async def _sources(kube: KubeContext, namespace: str | None) -> list[_Source]:
+    sources = [
+        _Source("deployments", _collection_path("/apis/apps/v1", "deployments", namespace), True),
+        _Source("pods", _collection_path("/api/v1", "pods", namespace), False),
+    ]
+    try:
+        crds = await discover_mcp_crds(kube)
+    except KubeProblem as exc:
+        if exc.kind not in ("forbidden", "not_found"):
+            raise
+        crds = {}
+    for group, (prefix, plural) in crds.items():
+        sources.append(_Source(group, _collection_path(prefix, plural, namespace), False))
+    return sources
+
+
+async def list_all(kube: KubeContext, path: str) -> tuple[list[dict[str, Any]], str]:
+    """Every item of a collection (in pages) and the resourceVersion to watch from."""
+    items: list[dict[str, Any]] = []
+    resource_version = ""
+    token: str | None = None
+    while True:
+        data = await kube.get(path, limit=LIST_PAGE_SIZE, **({"continue": token} if token else {}))
+        metadata = data.get("metadata") or {}
+        if not resource_version:
+            resource_version = str(metadata.get("resourceVersion") or "")
+        items.extend(data.get("items") or [])
+        token = metadata.get("continue") or None
+        if not token:
+            return items, resource_version
+
+
+async def list_fleet(kube: KubeContext, namespace: str | None = None) -> list[McpWorkload]:
+    """One-shot fleet listing (for `aksmcp ls`). Raises KubeProblem when Deployments cannot be
+    listed; pods or MCPServer resources that cannot be listed only make health less precise."""
+    sources = await _sources(kube, namespace)
+    results = await asyncio.gather(*(list_all(kube, s.path) for s in sources), return_exceptions=True)
+    state = FleetState(kube.name, [s.name for s in sources if s.name not in ("deployments", "pods")])
+    for source, result in zip(sources, results, strict=True):
+        if isinstance(result, BaseException):
+            if source.required or not isinstance(result, KubeProblem):
+                raise result
+            continue
+        state.replace(source.name, result[0])
+    return list(state.rebuild())
+
+
+@dataclass(frozen=True)
+class _Relisted:
+    source: str
+    items: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Event:
+    source: str
+    type: str
+    obj: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Failed:
+    source: str
+    problem: KubeProblem
+    retrying_in: float
+
+
+_Message = _Relisted | _Event | _Failed
+
+
+def _backoff(failures: int, initial: float, maximum: float) -> float:
+    base = min(maximum, initial * (2 ** max(failures - 1, 0)))
+    return round(base * random.uniform(0.9, 1.1), 2)
+
+
+async def _run_source(
+    kube: KubeContext,
+    source: _Source,
+    queue: asyncio.Queue[_Message],
+    *,
+    retry_initial: float,
+    retry_max: float,
+    watch_timeout: int,
+) -> None:
+    resource_version = ""
+    need_list = True
+    failures = 0
+    last_list = 0.0
+    while True:
+        try:
+            if need_list:
+                if time.monotonic() - last_list < retry_initial:
+                    # A server that expires every version at once must not make us hot-loop.
+                    await asyncio.sleep(retry_initial)
+                last_list = time.monotonic()
+                items, resource_version = await list_all(kube, source.path)
+                await queue.put(_Relisted(source.name, items))
+                need_list = False
+            started = time.monotonic()
+            seen = 0
+            async for event in kube.watch(
+                source.path, query={"resourceVersion": resource_version}, timeout_seconds=watch_timeout
+            ):
+                obj = event.get("object") or {}
+                version = (obj.get("metadata") or {}).get("resourceVersion")
+                if version:
+                    resource_version = str(version)
+                seen += 1
+                if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                    await queue.put(_Event(source.name, str(event["type"]), obj))
+            failures = 0
+            if seen == 0 and time.monotonic() - started < 1.0:
+                await asyncio.sleep(retry_initial)  # the stream closed at once: do not spin
+        except KubeProblem as problem:
+            if problem.kind == "gone":
+                need_list = True
+                continue
+            failures += 1
+            delay = _backoff(failures, retry_initial, retry_max)
+            await queue.put(_Failed(source.name, problem, delay))
+            await asyncio.sleep(delay)
+            need_list = True  # resume with a full picture; the relist also tells the UI it recovered
+
+
+async def watch_fleet(
+    kube: KubeContext,
+    namespace: str | None = None,
+    *,
+    retry_initial: float = 1.0,
+    retry_max: float = 30.0,
+    watch_timeout: int = WATCH_TIMEOUT_SECONDS,
+) -> AsyncIterator[FleetEvent]:
+    """Live fleet events (see the module docstring). Never raises for cluster problems; stop it
+    with `aclose()` or by cancelling the consuming task."""
+    failures = 0
+    while True:
+        try:
+            sources = await _sources(kube, namespace)
+            break
+        except KubeProblem as problem:
+            failures += 1
+            delay = _backoff(failures, retry_initial, retry_max)
+            yield FleetProblem(problem, delay)
+            await asyncio.sleep(delay)
+    state = FleetState(kube.name, [s.name for s in sources if s.name not in ("deployments", "pods")])
+    queue: asyncio.Queue[_Message] = asyncio.Queue()
+    tasks = [
+        asyncio.create_task(
+            _run_source(kube, s, queue, retry_initial=retry_initial, retry_max=retry_max, watch_timeout=watch_timeout),
+            name=f"fleet-{kube.name}-{s.name}",
+        )
+        for s in sources
+    ]
+    waiting = {s.name for s in sources}  # the first snapshot waits for every source's first answer
+    listed: set[str] = set()
+    snapshot_sent = False
+    try:
+        while True:
+            message = await queue.get()
+            if isinstance(message, _Failed):
+                waiting.discard(message.source)
+                yield FleetProblem(message.problem, message.retrying_in)
+            elif isinstance(message, _Relisted):
+                waiting.discard(message.source)
+                listed.add(message.source)
+                state.replace(message.source, message.items)
+                if snapshot_sent:
+                    yield FleetSnapshot(state.rebuild())
+            else:
+                keys = state.apply(message.source, message.type, message.obj)
+                if snapshot_sent:
+                    for change in state.update(keys):
+                        yield change
+            if not snapshot_sent and not waiting and "deployments" in listed:
+                snapshot_sent = True
+                yield FleetSnapshot(state.rebuild())
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
