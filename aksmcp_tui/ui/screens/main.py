@@ -39,6 +39,7 @@ class MainScreen(Screen[None]):
         self.live_state = "idle"  # idle | connecting | live | problem
         self.problem: KubeProblem | None = None
         self._generation = 0
+        self.connects = 0  # how many times a watch was started (tests wait on it)
         self._pending_changed: dict[WorkloadKey, McpWorkload] = {}
         self._pending_removed: set[WorkloadKey] = set()
         self._flush_timer: Timer | None = None
@@ -89,6 +90,7 @@ class MainScreen(Screen[None]):
         self.target = target
         self.namespace = namespace
         self._generation += 1
+        self.connects += 1
         self._pending_changed.clear()
         self._pending_removed.clear()
         self.problem = None
