@@ -270,7 +270,7 @@ def test_image_metadata_non_root_healthcheck_entrypoint(image: Any) -> None:
 
 @pytest.mark.docker
 @pytest.mark.timeout(1800)
-def test_final_image_has_no_compilers_or_installers(docker_client: Any, image: Any) -> None:
+def test_final_image_has_no_compilers_and_its_venv_no_pip(docker_client: Any, image: Any) -> None:
     probe = (
         "import importlib.util, json, shutil;"
         f"print(json.dumps({{'tools': [t for t in {COMPILERS!r} if shutil.which(t)],"
