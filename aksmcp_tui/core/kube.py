@@ -16,6 +16,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import re
@@ -249,6 +250,23 @@ def problem_from_status(
     return KubeProblem("error", f"{text} from {server}: {action}{detail}", namespace=namespace, status=status)
 
 
+_ERRNO_WORDS = {
+    errno.ECONNREFUSED: "connection refused (nothing listens there)",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ETIMEDOUT: "connection timed out",
+    errno.ECONNRESET: "connection reset",
+}
+
+
+def _os_reason(error: OSError | None) -> str:
+    if error is None:
+        return "connection failed"
+    if error.errno in _ERRNO_WORDS:
+        return _ERRNO_WORDS[error.errno]
+    return (error.strerror or str(error) or "connection failed").lower()
+
+
 def problem_from_exception(exc: BaseException, *, server: str, context: str) -> KubeProblem:
     if isinstance(exc, KubeProblem):
         return exc
@@ -259,9 +277,8 @@ def problem_from_exception(exc: BaseException, *, server: str, context: str) -> 
             "unreachable", f"cannot reach the cluster of context {context}: its TLS certificate is not trusted"
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = exc.os_error.strerror if exc.os_error and exc.os_error.strerror else str(exc.os_error)
         return KubeProblem(
-            "unreachable", f"cannot reach the cluster of context {context} at {server}: {reason.lower()}"
+            "unreachable", f"cannot reach the cluster of context {context} at {server}: {_os_reason(exc.os_error)}"
         )
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return KubeProblem("timeout", f"the cluster of context {context} at {server} did not answer in time")

@@ -1,0 +1,195 @@
+"""A tiny real HTTP API server on 127.0.0.1 for the cases the sandbox does not model
+(exec-plugin tokens, a 403 for one namespace, a server that never answers)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp import web
+
+
+@dataclass
+class StubApi:
+    url: str = ""
+    accepted: set[str] = field(default_factory=set)  # bearer tokens; empty: accept any
+    forbidden_namespaces: set[str] = field(default_factory=set)
+    seen_tokens: list[str] = field(default_factory=list)
+    deployments: list[dict[str, Any]] = field(default_factory=list)
+    stall: asyncio.Event = field(default_factory=asyncio.Event)  # set: requests to /stall hang
+
+
+def status(code: int, reason: str, message: str) -> web.Response:
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "reason": reason,
+        "message": message,
+        "code": code,
+    }
+    return web.json_response(body, status=code)
+
+
+@pytest.fixture
+async def stub_api() -> AsyncIterator[StubApi]:
+    api = StubApi()
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ")
+        api.seen_tokens.append(token)
+        if api.accepted and token not in api.accepted:
+            return status(401, "Unauthorized", "Unauthorized")
+        return await handler(request)
+
+    async def list_deployments(request: web.Request) -> web.Response:
+        namespace = request.match_info.get("ns")
+        if namespace in api.forbidden_namespaces:
+            return status(
+                403,
+                "Forbidden",
+                f'deployments.apps is forbidden: User "dev" cannot list resource "deployments" in API group "apps" '
+                f'in the namespace "{namespace}"',
+            )
+        items = [d for d in api.deployments if namespace in (None, d["metadata"]["namespace"])]
+        return web.json_response(
+            {"kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {"resourceVersion": "7"}, "items": items}
+        )
+
+    async def list_pods(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"}, "items": []}
+        )
+
+    async def groups(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "kind": "APIGroupList",
+                "groups": [
+                    {
+                        "name": "apps",
+                        "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
+                        "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"},
+                    }
+                ],
+            }
+        )
+
+    async def stall(request: web.Request) -> web.Response:
+        await asyncio.sleep(3600)
+        return web.json_response({})
+
+    app = web.Application(middlewares=[auth])
+    app.router.add_get("/apis", groups)
+    app.router.add_get("/apis/apps/v1/deployments", list_deployments)
+    app.router.add_get("/apis/apps/v1/namespaces/{ns}/deployments", list_deployments)
+    app.router.add_get("/api/v1/pods", list_pods)
+    app.router.add_get("/api/v1/namespaces/{ns}/pods", list_pods)
+    app.router.add_get("/stall", stall)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    api.url = f"http://127.0.0.1:{port}"
+    try:
+        yield api
+    finally:
+        await runner.cleanup()
+
+
+FAKE_KUBELOGIN = """#!{python}
+# A stand-in for kubelogin: prints an ExecCredential whose token expires in {lifetime} s.
+import json, os, sys, datetime
+state = {state!r}
+count = int(open(state).read()) + 1 if os.path.exists(state) else 1
+open(state, "w").write(str(count))
+info = json.loads(os.environ["KUBERNETES_EXEC_INFO"])
+assert info["kind"] == "ExecCredential", info
+if {fail!r}:
+    print("AADSTS700082: the refresh token has expired; run az login", file=sys.stderr)
+    sys.exit(1)
+expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds={lifetime})
+stamp = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+status = {{"token": "tok-%d" % count, "expirationTimestamp": stamp}}
+print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", "status": status}}))
+"""
+
+
+@dataclass
+class FakeKubelogin:
+    """A fake `kubelogin` on PATH (a real executable the exec plugin code runs)."""
+
+    bin_dir: Path
+
+    def install(self, *, lifetime: int = 3, fail: bool = False) -> None:
+        script = self.bin_dir / "kubelogin"
+        script.write_text(
+            FAKE_KUBELOGIN.format(python=sys.executable, state=str(self.state), lifetime=lifetime, fail=fail)
+        )
+        script.chmod(0o755)
+
+    @property
+    def state(self) -> Path:
+        return self.bin_dir / "kubelogin.count"
+
+    @property
+    def invocations(self) -> int:
+        return int(self.state.read_text()) if self.state.exists() else 0
+
+
+@pytest.fixture
+def fake_kubelogin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeKubelogin:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return FakeKubelogin(bin_dir)
+
+
+@pytest.fixture
+def kubeconfig_for(tmp_path: Path) -> Any:
+    """kubeconfig_for(server, user, context="stub", namespace=None) -> path of a 0600 kubeconfig."""
+
+    def make(server: str, user: dict[str, Any], context: str = "stub", namespace: str | None = None) -> str:
+        ctx: dict[str, Any] = {"cluster": "stub", "user": "stub-user"}
+        if namespace:
+            ctx["namespace"] = namespace
+        doc = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
+            "contexts": [{"name": context, "context": ctx}],
+            "clusters": [{"name": "stub", "cluster": {"server": server}}],
+            "users": [{"name": "stub-user", "user": user}],
+        }
+        path = tmp_path / f"kubeconfig-{context}"
+        path.write_text(yaml.safe_dump(doc))
+        path.chmod(0o600)
+        return str(path)
+
+    return make
+
+
+EXEC_USER = {
+    "exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "kubelogin",
+        "args": ["get-token", "--login", "azurecli"],
+        "installHint": "Install kubelogin: az aks install-cli",
+    }
+}
+
+
+@pytest.fixture
+def exec_user() -> dict[str, Any]:
+    return json.loads(json.dumps(EXEC_USER))
