@@ -39,6 +39,9 @@ class ResolvedImage:
 
     argv: list[str]
     cwd: str | None = None
+    # How many leading argv elements come from the catalog, not the pod spec (they are host paths,
+    # never subject to the mount path rule nor $(VAR) expansion).
+    fixed: int = 0
     env: dict[str, str] = field(default_factory=dict)
     # Env values that must win over the pod spec (the server must listen where the node expects).
     env_overrides: dict[str, str] = field(default_factory=dict)
@@ -126,9 +129,15 @@ def resolve_image(state_dir: Path, container: dict[str, Any], mapped_ports: dict
     registered = load_catalog(state_dir)
     entry = registered.get(image) or registered.get(f"{repo}:{tag}") or registered.get(f"{repo}:*")
     if entry is not None:
-        argv = command + args if command else [str(c) for c in entry.get("command") or []] + args
+        registered_command = [str(c) for c in entry.get("command") or []]
+        argv = command + args if command else registered_command + args
         cwd = entry.get("cwd")
-        return ResolvedImage(argv=argv, cwd=str(cwd) if cwd else None, image_id=f"sandbox://{repo}:{tag}")
+        return ResolvedImage(
+            argv=argv,
+            cwd=str(cwd) if cwd else None,
+            image_id=f"sandbox://{repo}:{tag}",
+            fixed=0 if command else len(registered_command),
+        )
 
     if command:
         return ResolvedImage(argv=command + args, image_id=f"sandbox://{repo}:{tag}")

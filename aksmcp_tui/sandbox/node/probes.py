@@ -136,11 +136,20 @@ async def _exec(spec: dict[str, Any], ctx: ProbeContext, seconds: float) -> tupl
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), seconds)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 9)
-        await proc.wait()
+        await _reap(proc)
         return False, f"command timed out after {seconds:g}s"
+    except asyncio.CancelledError:
+        # The container stopped mid-probe: do not leave the probe's process (or its transport) behind.
+        await asyncio.shield(_reap(proc))
+        raise
     if proc.returncode == 0:
         return True, ""
     text = (out or b"")[:_MAX_OUTPUT].decode(errors="replace").strip()
     return False, f"command {argv!r} exited with {proc.returncode}: {text}".strip()
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, 9)
+    with contextlib.suppress(Exception):
+        await proc.communicate()

@@ -224,20 +224,21 @@ class PodWorker:
         home = self.dir / "containers" / c.name
         home.mkdir(parents=True, exist_ok=True)
         mounts = podenv.mount_map(c.spec, self.volume_dirs)
+        base = {**podenv.base_env(self.pod, home), **resolved.env}
         try:
-            env = await podenv.build_env(
-                self.store, self.pod, c.spec, {**podenv.base_env(self.pod, home), **resolved.env}
-            )
+            env = await podenv.build_env(self.store, self.pod, c.spec, base)
         except podenv.ContainerConfigError as error:
             c.set_waiting("CreateContainerConfigError", str(error))
             await self.event("Failed", f"Error: {error}", "Warning")
             await self.publish()
             await self._sleep(c.pull_backoff.pull_delay())
             return None
-        env = {k: mounts.rewrite(v) for k, v in env.items()}
+        # The mount path rule applies to what the spec set, not to the node's own values (PATH, HOME).
+        env = {k: v if base.get(k) == v else mounts.rewrite(v) for k, v in env.items()}
         env.update(self._port_env(c))
         env.update(resolved.env_overrides)
-        argv = [mounts.rewrite(podenv.expand(a, env)) for a in resolved.argv]
+        fixed = resolved.argv[: resolved.fixed]
+        argv = fixed + [mounts.rewrite(podenv.expand(a, env)) for a in resolved.argv[resolved.fixed :]]
         cwd = self._working_dir(c, mounts, resolved.cwd, home)
         c.probe_ctx = ProbeContext(self.ports, self.named_ports, env, cwd, mounts.rewrite)
 

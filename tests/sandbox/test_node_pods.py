@@ -1,0 +1,381 @@
+"""The sandbox node runs pods as real local processes: status, probes, restarts, termination."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from aksmcp_tui.sandbox.node import PORT_ANNOTATION_PREFIX
+from aksmcp_tui.sandbox.node.testing import (
+    HTTP_SERVER,
+    NodeHarness,
+    condition,
+    container_status,
+    pid_alive,
+    pod_manifest,
+    python_container,
+    wait_for,
+)
+
+pytestmark = pytest.mark.timeout(90)
+
+SLEEPER = "import time\nwhile True: time.sleep(1)"
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[NodeHarness]:
+    async with NodeHarness(tmp_path / "state") as h:
+        yield h
+        pids = h.node.pids()
+    for pid in pids:
+        await wait_for(lambda pid=pid: not pid_alive(pid), within=5, what=f"process {pid} gone after Node.stop()")
+
+
+def web_pod(name: str, **extra: object) -> dict:
+    container = python_container(
+        name,
+        HTTP_SERVER,
+        ports=[{"containerPort": 8080, "name": "http"}],
+        readinessProbe={"httpGet": {"port": "http", "path": "/"}, "periodSeconds": 1},
+        **extra,
+    )
+    return pod_manifest(name, [container])
+
+
+async def test_http_server_pod_becomes_running_and_ready_on_its_mapped_port(harness: NodeHarness) -> None:
+    await harness.create(web_pod("web"))
+    pod = await harness.wait_pod("web", lambda p: condition(p, "Ready"), what="Ready")
+
+    status = container_status(pod, "web")
+    assert pod["status"]["phase"] == "Running"
+    assert status["ready"] is True and status["started"] is True
+    assert "running" in status["state"] and status["restartCount"] == 0
+    assert pod["status"]["podIP"] == "127.0.0.1"
+    assert pod["spec"]["nodeName"] == "sandbox-node"
+    local = int(pod["metadata"]["annotations"][f"{PORT_ANNOTATION_PREFIX}8080"])
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{local}/") as resp:
+        assert resp.status == 200
+        assert (await resp.text()).startswith("hello from web")
+    reasons = await harness.event_reasons("web")
+    for reason in ("Scheduled", "Pulled", "Created", "Started"):
+        assert reason in reasons
+
+
+async def test_readiness_failure_clears_ready_and_success_restores_it(harness: NodeHarness, tmp_path: Path) -> None:
+    fail = tmp_path / "fail"
+    pod = web_pod("flaky", env=[{"name": "FAIL_FILE", "value": str(fail)}])
+    pod["spec"]["containers"][0]["readinessProbe"]["failureThreshold"] = 1
+    await harness.create(pod)
+    await harness.wait_pod("flaky", lambda p: condition(p, "Ready"), what="Ready")
+    fail.write_text("x")
+    await harness.wait_pod("flaky", lambda p: not condition(p, "Ready"), what="not Ready")
+    assert "Unhealthy" in await harness.event_reasons("flaky")
+    fail.unlink()
+    pod = await harness.wait_pod("flaky", lambda p: condition(p, "Ready"), what="Ready again")
+    assert container_status(pod)["restartCount"] == 0
+
+
+async def test_liveness_failure_kills_and_restarts_the_container(harness: NodeHarness) -> None:
+    container = python_container(
+        "live",
+        SLEEPER,
+        livenessProbe={
+            "exec": {"command": [sys.executable, "-c", "raise SystemExit(1)"]},
+            "periodSeconds": 1,
+            "failureThreshold": 2,
+        },
+    )
+    await harness.create(pod_manifest("live", [container], terminationGracePeriodSeconds=2))
+    pod = await harness.wait_pod("live", lambda p: container_status(p).get("restartCount", 0) >= 1, what="restart")
+    assert container_status(pod)["lastState"]["terminated"]["exitCode"] in (143, 137)
+    reasons = await harness.event_reasons("live")
+    assert "Unhealthy" in reasons and "Killing" in reasons
+
+
+async def test_crashing_command_reaches_crash_loop_back_off_with_growing_restart_count(harness: NodeHarness) -> None:
+    await harness.create(pod_manifest("crash", [python_container("crash", "print('boom'); raise SystemExit(3)")]))
+
+    def in_back_off(p: dict) -> bool:
+        state = container_status(p).get("state", {})
+        return state.get("waiting", {}).get("reason") == "CrashLoopBackOff" and container_status(p)["restartCount"] >= 1
+
+    pod = await harness.wait_pod("crash", in_back_off, what="CrashLoopBackOff")
+    first = container_status(pod)["restartCount"]
+    terminated = container_status(pod)["lastState"]["terminated"]
+    assert terminated["exitCode"] == 3 and terminated["reason"] == "Error"
+    assert pod["status"]["phase"] == "Running"
+    await harness.wait_pod("crash", lambda p: container_status(p)["restartCount"] > first + 1, what="more restarts")
+    assert "BackOff" in await harness.event_reasons("crash")
+
+
+async def test_restart_policy_never_and_on_failure(harness: NodeHarness) -> None:
+    await harness.create(pod_manifest("done", [python_container("c", "print('ok')")], restartPolicy="Never"))
+    await harness.create(pod_manifest("fails", [python_container("c", "raise SystemExit(2)")], restartPolicy="Never"))
+    await harness.create(
+        pod_manifest("retry", [python_container("c", "raise SystemExit(2)")], restartPolicy="OnFailure")
+    )
+    done = await harness.wait_pod("done", lambda p: p["status"]["phase"] == "Succeeded")
+    assert container_status(done)["state"]["terminated"]["reason"] == "Completed"
+    failed = await harness.wait_pod("fails", lambda p: p["status"]["phase"] == "Failed")
+    assert container_status(failed)["restartCount"] == 0
+    await harness.wait_pod("retry", lambda p: container_status(p).get("restartCount", 0) >= 2)
+
+
+async def test_process_killed_from_outside_is_restarted(harness: NodeHarness) -> None:
+    await harness.create(pod_manifest("victim", [python_container("c", SLEEPER)]))
+    pod = await harness.wait_pod("victim", lambda p: "running" in container_status(p).get("state", {}))
+    pid = int(pod["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"])
+    assert harness.node.container_pid("default", "victim") == pid
+    os.kill(pid, signal.SIGKILL)
+    pod = await harness.wait_pod(
+        "victim",
+        lambda p: container_status(p).get("restartCount") == 1 and "running" in container_status(p)["state"],
+        what="restarted",
+    )
+    assert container_status(pod)["lastState"]["terminated"]["exitCode"] == 137
+    new_pid = int(pod["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"])
+    assert new_pid != pid and pid_alive(new_pid)
+
+
+async def test_delete_sends_sigterm_and_honours_the_grace_period(harness: NodeHarness, tmp_path: Path) -> None:
+    marker = tmp_path / "got-sigterm"
+    code = (
+        "import signal, sys, time\n"
+        f"def bye(*a):\n    open({str(marker)!r}, 'w').write('bye')\n    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\nprint('ready', flush=True)\nwhile True: time.sleep(0.1)"
+    )
+    await harness.create(pod_manifest("graceful", [python_container("c", code)], terminationGracePeriodSeconds=20))
+    pod = await harness.wait_pod("graceful", lambda p: container_status(p).get("ready") is True)
+    pid = int(pod["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"])
+    await wait_for(lambda: b"ready" in _log_bytes(harness, pod), what="handler installed")
+    await harness.store.delete("pods", "default", "graceful")
+    await harness.wait_gone("graceful")
+    assert marker.read_text() == "bye"
+    assert not pid_alive(pid)
+    assert "Killing" in await harness.event_reasons("graceful")
+
+
+async def test_process_ignoring_sigterm_is_killed_after_the_grace_period(harness: NodeHarness) -> None:
+    code = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: time.sleep(0.1)"
+    await harness.create(pod_manifest("stubborn", [python_container("c", code)], terminationGracePeriodSeconds=1))
+    pod = await harness.wait_pod("stubborn", lambda p: container_status(p).get("ready") is True)
+    pid = int(pod["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"])
+    await harness.store.delete("pods", "default", "stubborn")
+    await harness.wait_gone("stubborn", within=20)
+    assert not pid_alive(pid)
+
+
+async def test_pre_stop_hook_runs_before_sigterm(harness: NodeHarness, tmp_path: Path) -> None:
+    order = tmp_path / "order"
+    code = (
+        "import signal, sys, time\n"
+        f"def bye(*a):\n    open({str(order)!r}, 'a').write('sigterm\\n')\n    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\nwhile True: time.sleep(0.1)"
+    )
+    hook = [sys.executable, "-c", f"open({str(order)!r}, 'a').write('prestop\\n')"]
+    container = python_container("c", code, lifecycle={"preStop": {"exec": {"command": hook}}})
+    await harness.create(pod_manifest("hooked", [container], terminationGracePeriodSeconds=10))
+    await harness.wait_pod("hooked", lambda p: container_status(p).get("ready") is True)
+    await _wait_pid_settled(harness, "hooked")
+    await harness.store.delete("pods", "default", "hooked")
+    await harness.wait_gone("hooked")
+    assert order.read_text().split() == ["prestop", "sigterm"]
+
+
+async def test_env_env_from_and_volumes_are_visible_to_the_process(harness: NodeHarness, tmp_path: Path) -> None:
+    store = harness.store
+    await store.create(
+        "configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "default"},
+            "data": {"MODE": "fast", "config.yaml": "a: 1\n"},
+        },
+    )
+    secret_data = {"api-key": base64.b64encode(b"s3cret").decode(), "TOKEN": base64.b64encode(b"tok").decode()}
+    await store.create(
+        "secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds", "namespace": "default"},
+            "data": secret_data,
+        },
+    )
+    out = tmp_path / "seen.json"
+    code = (
+        "import json, os, stat, sys\n"
+        "key = os.environ['AKSMCP_API_KEY_FILE']\n"
+        "seen = dict(env=dict(os.environ), argv=sys.argv[1:], key=open(key).read(),\n"
+        "  key_mode=oct(stat.S_IMODE(os.stat(key).st_mode)),\n"
+        "  config=open(os.path.join(os.environ['CONFIG_DIR'], 'config.yaml')).read(),\n"
+        "  workspace_writable=os.access(os.environ['AKSMCP_WORKSPACE'], os.W_OK), cwd=os.getcwd())\n"
+        f"open({str(out)!r}, 'w').write(json.dumps(seen))\n"
+        "import time\nwhile True: time.sleep(1)"
+    )
+    container = python_container(
+        "app",
+        code,
+        args=["--name=$(POD_NAME)", "$(MODE)", "$$(MODE)", "/workspace/data"],
+        ports=[{"containerPort": 9000}],
+        envFrom=[{"configMapRef": {"name": "settings"}}, {"secretRef": {"name": "creds"}, "prefix": "S_"}],
+        env=[
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "POD_NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "CM_MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "MODE"}}},
+            {"name": "SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "api-key"}}},
+            {"name": "GREETING", "value": "hi-$(POD_NAME)-$(UNKNOWN)"},
+            {"name": "AKSMCP_API_KEY_FILE", "value": "/var/run/secrets/aksmcp/api-key"},
+            {"name": "AKSMCP_WORKSPACE", "value": "/workspace"},
+            {"name": "CONFIG_DIR", "value": "/etc/app"},
+        ],
+        volumeMounts=[
+            {"name": "key", "mountPath": "/var/run/secrets/aksmcp", "readOnly": True},
+            {"name": "cfg", "mountPath": "/etc/app"},
+            {"name": "work", "mountPath": "/workspace"},
+        ],
+        workingDir="/workspace",
+    )
+    volumes = [
+        {"name": "key", "secret": {"secretName": "creds", "items": [{"key": "api-key", "path": "api-key"}]}},
+        {"name": "cfg", "configMap": {"name": "settings"}},
+        {"name": "work", "emptyDir": {}},
+    ]
+    await harness.create(pod_manifest("envy", [container], volumes=volumes))
+    seen = await wait_for(lambda: out.exists() and json.loads(out.read_text() or "null"), what="env dump")
+    env = seen["env"]
+    assert env["MODE"] == "fast" and env["S_TOKEN"] == "tok" and env["S_api-key"] == "s3cret"
+    assert (env["POD_NAME"], env["POD_NS"], env["POD_IP"]) == ("envy", "default", "127.0.0.1")
+    assert env["CM_MODE"] == "fast" and env["SECRET_KEY"] == "s3cret"
+    assert env["GREETING"] == "hi-envy-$(UNKNOWN)"
+    assert env["HOSTNAME"] == "envy"
+    port = int(env["PORT"])
+    assert env["SANDBOX_PORT_9000"] == str(port) and port != 9000
+    assert seen["key"] == "s3cret" and seen["key_mode"] == "0o600"
+    assert seen["config"] == "a: 1\n"
+    assert seen["workspace_writable"] is True
+    assert (
+        env["AKSMCP_API_KEY_FILE"].endswith("/api-key")
+        and env["AKSMCP_API_KEY_FILE"] != "/var/run/secrets/aksmcp/api-key"
+    )
+    assert seen["cwd"] == env["AKSMCP_WORKSPACE"]
+    assert seen["argv"][:3] == ["--name=envy", "fast", "$(MODE)"]
+    assert seen["argv"][3] == os.path.join(env["AKSMCP_WORKSPACE"], "data")
+
+
+async def test_missing_config_map_waits_with_create_container_config_error(harness: NodeHarness) -> None:
+    container = python_container("c", SLEEPER, envFrom=[{"configMapRef": {"name": "absent"}}])
+    await harness.create(pod_manifest("noconfig", [container]))
+    await harness.wait_pod(
+        "noconfig",
+        lambda p: container_status(p)["state"].get("waiting", {}).get("reason") == "CreateContainerConfigError",
+    )
+    await harness.store.create(
+        "configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "absent", "namespace": "default"}}
+    )
+    await harness.wait_pod("noconfig", lambda p: "running" in container_status(p)["state"], what="started once present")
+
+
+async def test_unknown_image_reports_err_image_pull_then_image_pull_back_off(harness: NodeHarness) -> None:
+    await harness.create(pod_manifest("ghost", [{"name": "c", "image": "registry.example/nope:1"}]))
+    pod = await harness.wait_pod(
+        "ghost", lambda p: container_status(p)["state"].get("waiting", {}).get("reason") == "ErrImagePull"
+    )
+    assert pod["status"]["phase"] == "Pending"
+    await harness.wait_pod(
+        "ghost", lambda p: container_status(p)["state"].get("waiting", {}).get("reason") == "ImagePullBackOff"
+    )
+    events = await harness.events("ghost")
+    messages = [e.get("message", "") for e in events]
+    assert any("Failed to pull image" in m for m in messages)
+    assert "BackOff" in [e["reason"] for e in events]
+
+
+async def test_init_container_runs_to_completion_first(harness: NodeHarness, tmp_path: Path) -> None:
+    flag = tmp_path / "init-done"
+    init = python_container("init", f"open({str(flag)!r}, 'w').write('1')")
+    main = python_container("main", f"import os, time\nassert os.path.exists({str(flag)!r})\nwhile True: time.sleep(1)")
+    await harness.create(pod_manifest("inited", [main], initContainers=[init]))
+    pod = await harness.wait_pod("inited", lambda p: condition(p, "Ready"))
+    assert condition(pod, "Initialized")
+    init_status = pod["status"]["initContainerStatuses"][0]
+    assert init_status["state"]["terminated"]["reason"] == "Completed"
+    assert container_status(pod, "main")["restartCount"] == 0
+
+
+async def test_startup_probe_gates_readiness(harness: NodeHarness, tmp_path: Path) -> None:
+    gate = tmp_path / "started"
+    container = python_container(
+        "c",
+        SLEEPER,
+        startupProbe={
+            "exec": {
+                "command": [
+                    sys.executable,
+                    "-c",
+                    f"import os; raise SystemExit(0 if os.path.exists({str(gate)!r}) else 1)",
+                ]
+            },
+            "periodSeconds": 1,
+            "failureThreshold": 60,
+        },
+    )
+    await harness.create(pod_manifest("slow", [container]))
+    pod = await harness.wait_pod("slow", lambda p: "running" in container_status(p).get("state", {}))
+    assert container_status(pod)["started"] is False and not condition(pod, "Ready")
+    gate.write_text("go")
+    pod = await harness.wait_pod("slow", lambda p: condition(p, "Ready"), what="Ready after startup probe")
+    assert container_status(pod)["started"] is True
+
+
+async def test_node_stop_leaves_no_process_behind_including_children(tmp_path: Path) -> None:
+    child_pid_file = tmp_path / "child.pid"
+    code = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(1)'])\n"
+        f"open({str(child_pid_file)!r}, 'w').write(str(child.pid))\n"
+        "while True: time.sleep(1)"
+    )
+    async with NodeHarness(tmp_path / "state") as h:
+        for i in range(3):
+            await h.create(pod_manifest(f"p{i}", [python_container("c", code if i == 0 else SLEEPER)]))
+        await wait_for(lambda: len(h.node.pids()) == 3, what="three processes")
+        await wait_for(lambda: child_pid_file.exists() and child_pid_file.read_text(), what="child started")
+        pids = h.node.pids()
+        child = int(child_pid_file.read_text())
+        assert pid_alive(child)
+    for pid in [*pids, child]:
+        # signals are asynchronous: give the kernel a moment to finish them off
+        await wait_for(lambda pid=pid: not pid_alive(pid), within=5, what=f"process {pid} gone")
+    await h.node.stop()  # idempotent
+
+
+def _log_bytes(harness: NodeHarness, pod: dict) -> bytes:
+    worker = harness.node.worker_for(pod)
+    if worker is None or not worker.containers or worker.containers[0].log is None:
+        return b""
+    return worker.containers[0].log.path.read_bytes()
+
+
+async def _wait_pid_settled(harness: NodeHarness, name: str) -> None:
+    """Python needs a moment after exec before its SIGTERM handler is installed; wait for it."""
+    pod = await harness.get(name)
+    pid = harness.node.container_pid("default", name)
+    assert pid is not None
+
+    def handler_installed() -> bool:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+        return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+    await wait_for(handler_installed, what=f"SIGTERM handler in {pod['metadata']['name']}")
