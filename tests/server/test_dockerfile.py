@@ -9,6 +9,8 @@ build needs no network. The Dockerfile itself is never edited for the test.
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
 import os
 import re
 import secrets
@@ -16,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -137,25 +140,82 @@ def build_context(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return context
 
 
-@pytest.fixture(scope="module")
-def image(docker_client: Any, base_image: str, build_context: Path) -> Iterator[Any]:
-    tag = f"aksmcp-server-test:{uuid.uuid4().hex[:12]}"
+def _build(docker_client: Any, context: Path, tag: str, **options: Any) -> None:
+    """Build `context` as `tag`; fail with the end of the build log if any step fails."""
     log: list[str] = []
-    # pull=False: the base must come from the local engine; RUN steps get no network (--bridge=none).
+    # pull=False: the base must come from the local engine.
     for chunk in docker_client.api.build(
-        path=str(build_context), tag=tag, rm=True, forcerm=True, pull=False, decode=True
+        path=str(context), tag=tag, rm=True, forcerm=True, pull=False, decode=True, **options
     ):
         if "stream" in chunk:
             log.append(chunk["stream"])
         if "error" in chunk:
             tail = "".join(log)[-6000:]
             pytest.fail(f"docker build failed: {chunk['error']}\n{tail}")
-    built = docker_client.images.get(tag)
-    yield built
+
+
+def _remove_image(docker_client: Any, tag: str) -> None:
     with contextlib.suppress(Exception):
         docker_client.images.remove(tag, force=True)
     with contextlib.suppress(Exception):
         docker_client.images.prune(filters={"dangling": True, "label": "org.aksmcp.stage=builder"})
+
+
+@pytest.fixture(scope="module")
+def image(docker_client: Any, base_image: str, build_context: Path) -> Iterator[Any]:
+    """The image built offline: wheels/ in the context, RUN steps without network (--bridge=none)."""
+    tag = f"aksmcp-server-test:{uuid.uuid4().hex[:12]}"
+    _build(docker_client, build_context, tag)
+    try:
+        yield docker_client.images.get(tag)
+    finally:
+        _remove_image(docker_client, tag)
+
+
+class _IndexHandler(http.server.SimpleHTTPRequestHandler):
+    requested: list[str]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        self.requested.append(self.path)
+
+
+@pytest.fixture(scope="module")
+def package_index(build_context: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
+    """A PEP 503 "simple" index on 127.0.0.1 holding the server's dependencies and its build
+    backend: stands in for PyPI (whose TLS is intercepted here) for the Dockerfile's online path."""
+    root = tmp_path_factory.mktemp("index")
+    files = root / "files"
+    shutil.copytree(build_context / "wheels", files)
+    for wheel in files.glob("aksmcp_server-*.whl"):
+        wheel.unlink()  # the online path builds the package itself, from the context
+    download = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(files)]
+    result = subprocess.run(
+        [*download, "setuptools>=69", "wheel"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, f"pip download failed:\n{result.stderr[-4000:]}"
+    projects: dict[str, list[str]] = {}
+    for file in sorted(files.iterdir()):
+        name = re.sub(r"[-_.]+", "-", file.name.split("-", 1)[0]).lower()
+        projects.setdefault(name, []).append(file.name)
+    for name, names in projects.items():
+        page = root / "simple" / name / "index.html"
+        page.parent.mkdir(parents=True)
+        links = "".join(f'<a href="../../files/{file}">{file}</a>\n' for file in names)
+        page.write_text(f"<!DOCTYPE html><html><body>\n{links}</body></html>\n")
+    requested: list[str] = []
+    handler = functools.partial(type("Handler", (_IndexHandler,), {"requested": requested}), directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/simple/", requested
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def _free_port() -> int:
@@ -341,3 +401,28 @@ async def test_official_client_works_with_the_manifests_configuration(
         assert not wrote.is_error, wrote.content
         read = await client.call_tool("file_operation", {"operation": "read", "path": "note.txt"})
         assert read.structured_content is not None and read.structured_content["content"] == "hi"
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(1800)
+def test_build_without_wheels_installs_from_the_package_index(
+    docker_client: Any, base_image: str, build_context: Path, package_index: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    # The default path for users: no wheels/ in the context, pip resolves from PIP_INDEX_URL.
+    index_url, requested = package_index
+    context = tmp_path / "server"
+    shutil.copytree(build_context, context, ignore=shutil.ignore_patterns("wheels", "build", "*.egg-info"))
+    tag = f"aksmcp-server-test:{uuid.uuid4().hex[:12]}"
+    try:
+        _build(docker_client, context, tag, network_mode="host", buildargs={"PIP_INDEX_URL": index_url})
+        assert "/simple/mcp/" in requested and "/simple/setuptools/" in requested, requested
+        output = docker_client.containers.run(
+            tag,
+            entrypoint=["python3", "-c", "import aksmcp_server; print(aksmcp_server.__version__)"],
+            network_mode="none",
+            read_only=True,
+            remove=True,
+        )
+        assert output.decode().strip() == "0.1.0"
+    finally:
+        _remove_image(docker_client, tag)
