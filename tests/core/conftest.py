@@ -193,3 +193,102 @@ EXEC_USER = {
 @pytest.fixture
 def exec_user() -> dict[str, Any]:
     return json.loads(json.dumps(EXEC_USER))
+
+
+class TcpProxy:
+    """A real TCP proxy on 127.0.0.1 in front of an API server, to cut connections (a network drop)
+    and to hold new connections for a while (a client that was away long enough for its
+    resourceVersion to expire)."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self.released = asyncio.Event()
+        self.released.set()
+        self.held = 0  # connections waiting for release()
+        self.connections = 0  # accepted so far
+        self._changed = asyncio.Condition()
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_until(self, predicate: Any, within: float = 20.0) -> None:
+        """Wait until predicate(self) holds (re-checked at every connection)."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(lambda: predicate(self))
+
+    def hold(self) -> None:
+        self.released.clear()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def drop_all(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.transport.abort()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        self.connections += 1
+        if not self.released.is_set():
+            self.held += 1
+            await self._notify()
+            await self.released.wait()
+            self.held -= 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.add(up_writer)
+        await self._notify()
+        for pipe in (self._pipe(reader, up_writer), self._pipe(up_reader, writer)):
+            task = asyncio.create_task(pipe)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        self.release()
+        if self._server is not None:
+            self._server.close()
+        self.drop_all()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+@pytest.fixture
+async def tcp_proxy() -> AsyncIterator[Any]:
+    """tcp_proxy(url) -> started TcpProxy in front of that http://host:port."""
+    proxies: list[TcpProxy] = []
+
+    async def make(url: str) -> TcpProxy:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        proxy = TcpProxy(parts.hostname or "127.0.0.1", int(parts.port or 80))
+        await proxy.start()
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        await proxy.close()
