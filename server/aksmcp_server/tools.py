@@ -71,7 +71,9 @@ class FileTool:
         raise ToolError(f"unknown operation {operation!r}; use read, write, list, stat or delete")
 
     def _read(self, target: Path) -> dict[str, Any]:
-        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: opening a FIFO planted in the workspace must not hang the event loop (it is then
+        # refused as not a regular file); it has no effect on regular files.
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat_module.S_ISREG(info.st_mode):
