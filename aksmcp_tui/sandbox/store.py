@@ -403,10 +403,14 @@ class Store:
         return entry
 
     async def remove(self, resource: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        entry = self.remove_now(resource, namespace, name)
+        return entry.copy() if entry is not None else None
+
+    def remove_now(self, resource: str, namespace: str | None, name: str) -> Entry | None:
         entry = self._data.get(resource, {}).get(namespace or "", {}).get(name)
         if entry is None:
             return None
-        return self._remove_entry(resource, entry).copy()
+        return self._remove_entry(resource, entry)
 
     def _remove_entry(self, resource: str, old: Entry) -> Entry:
         by_ns = self._data.get(resource, {})

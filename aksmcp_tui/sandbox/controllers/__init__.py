@@ -1,0 +1,1 @@
+"""In-process controllers: deployment, replicaset, endpoints, namespace and garbage collection."""
