@@ -47,6 +47,7 @@ def parse_time_ns(value: str) -> int:
 @dataclass
 class LogRecord:
     timestamp: str
+    stream: str  # stdout | stderr
     text: bytes  # without the trailing newline
 
     @property
@@ -62,7 +63,7 @@ def parse_records(data: bytes) -> list[LogRecord]:
         parts = raw.split(b" ", 2)
         if len(parts) < 3:
             continue
-        records.append(LogRecord(parts[0].decode(), parts[2]))
+        records.append(LogRecord(parts[0].decode(), parts[1].decode(), parts[2]))
     return records
 
 

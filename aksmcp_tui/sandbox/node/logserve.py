@@ -58,9 +58,17 @@ class LogQuery:
                 self.since_ns = parse_time_ns(since_time)
             except ValueError:
                 raise BadRequest(f"sinceTime: invalid value {since_time!r}: must be RFC3339") from None
+        stream = request.query.get("stream") or "All"
+        if stream not in ("All", "Stdout", "Stderr"):
+            raise BadRequest(f"stream: Unsupported value: {stream!r}: supported values: All, Stderr, Stdout")
+        if stream != "All" and self.tail is not None:
+            raise BadRequest("tailLines: Forbidden: tailLines can not be used with a specific stream")
+        self.stream = stream.lower()
         self.sent = 0
 
     def keep(self, record: LogRecord) -> bool:
+        if self.stream != "all" and record.stream != self.stream:
+            return False
         return self.since_ns is None or record.time_ns >= self.since_ns
 
     def render(self, records: list[LogRecord]) -> bytes:
