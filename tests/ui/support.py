@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,6 +14,7 @@ from typing import Any
 
 import yaml
 from aiohttp import web
+from textual.app import App
 from textual.pilot import Pilot
 
 
@@ -103,3 +106,10 @@ async def forbidding_api_server(forbidden_namespace: str) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+def screen_text(app: App[Any]) -> str:
+    """What the terminal shows, as text (from the SVG screenshot: tags dropped, entities decoded)."""
+    svg = app.export_screenshot()
+    body = svg.split("</style>", 1)[-1]
+    return html.unescape(re.sub(r"<[^>]+>", "", body)).replace("\xa0", " ")

@@ -21,7 +21,7 @@ from aksmcp_tui.ui.widgets.problem_panel import ProblemPanel
 
 from .conftest import SeededSandbox
 from .sandbox_support import MCP_NAMES, api_client, deployment
-from .support import free_port, wait_for, write_kubeconfig
+from .support import free_port, screen_text, wait_for, write_kubeconfig
 
 pytestmark = pytest.mark.timeout(120)
 SIZE = (140, 36)
@@ -77,7 +77,7 @@ async def test_the_table_lists_only_mcp_workloads(tmp_path: Path, seeded_sandbox
         screen = _main(app)
         assert screen.live_state == "live"
         assert "3 MCP deployments" in str(screen.query_one("#topbar").content)
-        text = app.export_screenshot()
+        text = screen_text(app)
         for word in ("alpha-mcp", "team-a", "2/2", "Scaled down", "ghcr.io/example/beta-mcp:1.0", "aksmcp-sandbox"):
             assert word in text
 
@@ -93,7 +93,7 @@ async def test_watch_keeps_the_table_live(tmp_path: Path, seeded_sandbox: Seeded
             await _wait_rows(pilot, app, MCP_NAMES)
             listed_once = _main(app).connects
             await asyncio.to_thread(apps.create_namespaced_deployment, "team-b", deployment("delta-mcp", "team-b"))
-            await _wait_rows(pilot, app, [*MCP_NAMES, "delta-mcp"])
+            await _wait_rows(pilot, app, ["alpha-mcp", "beta-mcp", "delta-mcp", "gamma-mcp"])  # namespace, name
             await wait_for(
                 pilot,
                 lambda: any(w.name == "delta-mcp" and w.ready == 1 for w in _table(app).visible_workloads()),
@@ -126,7 +126,7 @@ async def test_filter_applies_as_you_type_and_esc_clears(tmp_path: Path, seeded_
         assert "1 of 3" in str(_main(app).query_one("#topbar").content)
         await pilot.press("slash", *"zzz")
         assert _table(app).visible_names() == []
-        assert "No MCP deployment matches" in app.export_screenshot()
+        assert "No MCP deployment matches" in screen_text(app)
         await pilot.press("escape")
         assert _table(app).visible_names() == MCP_NAMES
 
@@ -150,7 +150,7 @@ async def test_enter_opens_details_and_esc_comes_back(tmp_path: Path, seeded_san
         conditions = details.query_one("#details-conditions", DataTable)
         types = {conditions.get_row_at(i)[0]: conditions.get_row_at(i)[1] for i in range(conditions.row_count)}
         assert types.get("Available") == "True"
-        text = app.export_screenshot()
+        text = screen_text(app)
         assert "ghcr.io/example/alpha-mcp:1.0" in text and "Matched by label" in text
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "back on the main screen")
@@ -193,7 +193,7 @@ async def test_help_lists_every_key(tmp_path: Path, seeded_sandbox: SeededSandbo
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
-        text = app.export_screenshot()
+        text = screen_text(app)
         for key, words in ((":", "Command line"), ("/", "Filter"), ("l", "Logs"), ("f", "Port-forward")):
             assert words in text, key
         assert "later release" in text

@@ -15,14 +15,14 @@ from aksmcp_tui.ui.actions import UiAction
 GLOBAL_KEYS: tuple[tuple[str, str], ...] = (
     ("ctrl+p", "Command palette: every action, cluster switching, themes"),
     ("tab / shift+tab", "Move the focus between the cluster tree and the table"),
-    ("↑ ↓ j k, pgup pgdn, g G", "Move in the table"),
+    ("↑↓ j k g G", "Move in the table (pgup, pgdn too)"),
     ("mouse", "Click a cluster or a row; double-click a row for details"),
     ("ctrl+q", "Quit from anywhere"),
 )
 
 
 def help_text(actions: tuple[UiAction, ...], title: str) -> str:
-    rows = [(item.display, item.help if not item.later else f"{item.title}: {item.help}") for item in actions]
+    rows = [(item.display, f"{item.title}: {item.help}") for item in actions]
     rows.extend(GLOBAL_KEYS)
     width = max(len(key) for key, _ in rows)
     lines = [f"{title} keys", ""]
