@@ -140,36 +140,53 @@ def build_context(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return context
 
 
-def _build(docker_client: Any, context: Path, tag: str, **options: Any) -> None:
-    """Build `context` as `tag`; fail with the end of the build log if any step fails."""
+STEP_FROM = re.compile(r"^Step \d+/\d+ : FROM ", re.MULTILINE)
+STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})\s*$", re.MULTILINE)
+
+
+def _build(docker_client: Any, context: Path, tag: str, leftovers: list[str], **options: Any) -> None:
+    """Build `context` as `tag`; fail with the end of the build log if any step fails.
+
+    The builder stage's last image is untagged once the build is done: its id goes to `leftovers`
+    so the caller removes exactly that (a blanket prune could hit a concurrent build)."""
     log: list[str] = []
+    stages, stage_first_image, last_image = 0, "", ""
     # pull=False: the base must come from the local engine.
     for chunk in docker_client.api.build(
         path=str(context), tag=tag, rm=True, forcerm=True, pull=False, decode=True, **options
     ):
-        if "stream" in chunk:
-            log.append(chunk["stream"])
+        text = chunk.get("stream", "")
+        log.append(text)
+        if STEP_FROM.search(text):
+            if stages == 1 and last_image != stage_first_image:
+                leftovers.append(last_image)
+            stages, stage_first_image = stages + 1, ""
+        for image_id in STEP_IMAGE.findall(text):
+            stage_first_image = stage_first_image or image_id  # the base itself: never removed
+            last_image = image_id
         if "error" in chunk:
+            if last_image and last_image != stage_first_image and last_image not in leftovers:
+                leftovers.append(last_image)
             tail = "".join(log)[-6000:]
             pytest.fail(f"docker build failed: {chunk['error']}\n{tail}")
 
 
-def _remove_image(docker_client: Any, tag: str) -> None:
-    with contextlib.suppress(Exception):
-        docker_client.images.remove(tag, force=True)
-    with contextlib.suppress(Exception):
-        docker_client.images.prune(filters={"dangling": True, "label": "org.aksmcp.stage=builder"})
+def _remove_images(docker_client: Any, tag: str, leftovers: list[str]) -> None:
+    # Removing an untagged image also removes its untagged parents that nothing else uses.
+    for image in (tag, *leftovers):
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(image, force=image == tag)
 
 
 @pytest.fixture(scope="module")
 def image(docker_client: Any, base_image: str, build_context: Path) -> Iterator[Any]:
     """The image built offline: wheels/ in the context, RUN steps without network (--bridge=none)."""
-    tag = f"aksmcp-server-test:{uuid.uuid4().hex[:12]}"
-    _build(docker_client, build_context, tag)
+    tag, leftovers = f"aksmcp-server-test:{uuid.uuid4().hex[:12]}", list[str]()
     try:
+        _build(docker_client, build_context, tag, leftovers)
         yield docker_client.images.get(tag)
     finally:
-        _remove_image(docker_client, tag)
+        _remove_images(docker_client, tag, leftovers)
 
 
 class _IndexHandler(http.server.SimpleHTTPRequestHandler):
@@ -412,9 +429,9 @@ def test_build_without_wheels_installs_from_the_package_index(
     index_url, requested = package_index
     context = tmp_path / "server"
     shutil.copytree(build_context, context, ignore=shutil.ignore_patterns("wheels", "build", "*.egg-info"))
-    tag = f"aksmcp-server-test:{uuid.uuid4().hex[:12]}"
+    tag, leftovers = f"aksmcp-server-test:{uuid.uuid4().hex[:12]}", list[str]()
     try:
-        _build(docker_client, context, tag, network_mode="host", buildargs={"PIP_INDEX_URL": index_url})
+        _build(docker_client, context, tag, leftovers, network_mode="host", buildargs={"PIP_INDEX_URL": index_url})
         assert "/simple/mcp/" in requested and "/simple/setuptools/" in requested, requested
         output = docker_client.containers.run(
             tag,
@@ -425,4 +442,4 @@ def test_build_without_wheels_installs_from_the_package_index(
         )
         assert output.decode().strip() == "0.1.0"
     finally:
-        _remove_image(docker_client, tag)
+        _remove_images(docker_client, tag, leftovers)
