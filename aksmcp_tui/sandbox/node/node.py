@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,22 @@ log = logging.getLogger(__name__)
 _TERMINAL = ("Succeeded", "Failed")
 
 
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
 class Node:
     """Runs the pods bound to ``node_name`` (and adopts pods with no node) as local processes.
 
     ``backoff_base``/``backoff_max`` are the kubelet's crash and image-pull back-off (10 s doubling
-    to 5 min); tests pass a small base. ``stop_grace`` caps each pod's grace period on ``stop()``.
+    to 5 min); tests pass a small base. When not given, the environment variables
+    ``AKSMCP_SANDBOX_BACKOFF_BASE`` / ``AKSMCP_SANDBOX_BACKOFF_MAX`` (seconds) can set them, so a
+    cluster built elsewhere (SandboxCluster, the daemon) can be tuned without code changes.
+    ``stop_grace`` caps each pod's grace period on ``stop()``.
     """
 
     def __init__(
@@ -34,14 +46,18 @@ class Node:
         state_dir: Path,
         node_name: str = "sandbox-node",
         *,
-        backoff_base: float = 10.0,
-        backoff_max: float = 300.0,
+        backoff_base: float | None = None,
+        backoff_max: float | None = None,
         stop_grace: float = 10.0,
         log_max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.store = store
         self.state_dir = Path(state_dir)
         self.node_name = node_name
+        if backoff_base is None:
+            backoff_base = _env_seconds("AKSMCP_SANDBOX_BACKOFF_BASE", 10.0)
+        if backoff_max is None:
+            backoff_max = _env_seconds("AKSMCP_SANDBOX_BACKOFF_MAX", 300.0)
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.stop_grace = stop_grace

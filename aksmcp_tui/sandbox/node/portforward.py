@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import struct
 from typing import TYPE_CHECKING
 
@@ -86,7 +87,8 @@ async def _connect_and_pump(stream: _PortStream, local: int, channels: _Channels
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", local)
         except OSError as error:
-            detail = error.strerror or str(error) or "connection refused"
+            # asyncio's own strerror ("Connect call failed ...") is not what the kubelet says
+            detail = os.strerror(error.errno) if error.errno else str(error)
             message = (
                 f"error forwarding port {stream.port} to pod {pod_name}, uid {uid}: failed to connect to "
                 f"localhost:{stream.port} inside the pod: dial tcp4 127.0.0.1:{local}: connect: {detail.lower()}"
