@@ -145,6 +145,8 @@ class Store:
         self._dirty: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self._event_order: deque[tuple[str, str]] = deque()
         self._listeners: list[Callable[[str, WatchEvent], None]] = []
+        # Events kept per resource for watches that resume from a resourceVersion.
+        self.history_limit = HISTORY_PER_RESOURCE
 
     # ----------------------------------------------------------------- state
     @property
@@ -245,7 +247,7 @@ class Store:
         history = self._history.setdefault(resource, deque())
         self._history_floor.setdefault(resource, self._start_rv)
         history.append(event)
-        if len(history) > HISTORY_PER_RESOURCE:
+        while len(history) > self.history_limit:
             dropped = history.popleft()
             self._history_floor[resource] = dropped.rv
         for watcher in list(self._watchers.get(resource, ())):
@@ -279,8 +281,8 @@ class Store:
             raise AlreadyExistsError(f'{resource} "{name}" already exists')
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
-        if resource != "events":
-            meta["generation"] = 1
+        if "spec" in obj:
+            meta["generation"] = 1  # as for the real API: kinds with a spec track generations
         else:
             meta.pop("generation", None)
         meta.pop("deletionTimestamp", None)

@@ -148,7 +148,9 @@ def check_types(
                 if prune:
                     del value[key]  # the Go decoder drops fields it does not know
                 continue
-            check_types(child, fields[attr].annotation, child_path, model.__name__[2:], unknown, type_errors, prune)
+            field = fields.get(attr)
+            if field is not None:  # a few attributes are renamed in the models (e.g. `schema`)
+                check_types(child, field.annotation, child_path, model.__name__[2:], unknown, type_errors, prune)
         return
     for alt in alternatives:
         origin = typing.get_origin(alt)
