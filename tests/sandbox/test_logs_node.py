@@ -194,3 +194,14 @@ async def test_log_files_are_bounded(tmp_path: Path) -> None:
         assert sum(f.stat().st_size for f in log_dir.iterdir()) <= 2 * 20_000
         tail = await asyncio.to_thread(read, "chatty", "default", tail_lines=3)
         assert tail.splitlines() == ["x" * 100, "x" * 100, "done"]
+
+
+async def test_follow_ends_when_the_pod_is_deleted(harness: NodeHarness, core: aio_client.CoreV1Api) -> None:
+    code = "import time\nprint('up', flush=True)\nwhile True: time.sleep(0.1)"
+    await harness.create(pod_manifest("doomed", [python_container("c", code)], terminationGracePeriodSeconds=5))
+    await _printed(harness, "doomed", "up")
+    resp = await core.read_namespaced_pod_log_without_preload_content("doomed", "default", follow=True)
+    assert await asyncio.wait_for(resp.content.readline(), 10) == b"up\n"
+    await harness.store.delete("pods", "default", "doomed")
+    assert await asyncio.wait_for(resp.content.read(), 20) == b""  # EOF: the stream ended by itself
+    resp.release()
