@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from aksmcp_tui.sandbox.node import PORT_ANNOTATION_PREFIX
+from aksmcp_tui.sandbox.node import PORT_ANNOTATION_PREFIX, Node
 from aksmcp_tui.sandbox.node.testing import (
     HTTP_SERVER,
     NodeHarness,
@@ -379,3 +379,39 @@ async def _wait_pid_settled(harness: NodeHarness, name: str) -> None:
         return bool(caught & (1 << (signal.SIGTERM - 1)))
 
     await wait_for(handler_installed, what=f"SIGTERM handler in {pod['metadata']['name']}")
+
+
+async def test_post_start_hook_gates_started_and_its_failure_restarts(harness: NodeHarness, tmp_path: Path) -> None:
+    marker = tmp_path / "post-started"
+    good = [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('1')"]
+    container = python_container("c", SLEEPER, lifecycle={"postStart": {"exec": {"command": good}}})
+    await harness.create(pod_manifest("hooked-ok", [container]))
+    await harness.wait_pod("hooked-ok", lambda p: condition(p, "Ready"))
+    assert marker.read_text() == "1"
+
+    bad = [sys.executable, "-c", "raise SystemExit(7)"]
+    failing = python_container("c", SLEEPER, lifecycle={"postStart": {"exec": {"command": bad}}})
+    await harness.create(pod_manifest("hooked-bad", [failing], terminationGracePeriodSeconds=2))
+    pod = await harness.wait_pod("hooked-bad", lambda p: container_status(p).get("restartCount", 0) >= 1)
+    assert not condition(pod, "Ready")  # never started, so never ready
+    assert "FailedPostStartHook" in await harness.event_reasons("hooked-bad")
+
+
+async def test_pods_run_again_after_the_node_restarts(tmp_path: Path) -> None:
+    async with NodeHarness(tmp_path / "state") as h:
+        await h.create(pod_manifest("survivor", [python_container("c", SLEEPER)]))
+        first = await h.wait_pod("survivor", lambda p: condition(p, "Ready"))
+        old_pid = int(first["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"])
+        await h.node.stop()
+        await wait_for(lambda: not pid_alive(old_pid), within=5, what="old process gone")
+        h.node = Node(h.store, h.node.state_dir, backoff_base=0.2)
+        await h.node.start()
+        pod = await h.wait_pod(
+            "survivor",
+            lambda p: (
+                condition(p, "Ready") and p["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"] != str(old_pid)
+            ),
+            what="running again",
+        )
+        assert container_status(pod)["restartCount"] == 1
+        assert pid_alive(int(pod["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"]))

@@ -272,8 +272,8 @@ class PodWorker:
         if self.stopping:
             # terminate() may have looked before the process existed
             await c.process.terminate(0 if self.kill_now.is_set() else self.termination_grace)
-        has_startup = bool(c.spec.get("startupProbe")) and probes
-        c.started = not has_startup
+        gated = probes and bool(c.spec.get("startupProbe") or (c.spec.get("lifecycle") or {}).get("postStart"))
+        c.started = not gated
         c.ready = c.started and not (probes and c.spec.get("readinessProbe"))
         await self.event("Started", f"Started container {c.name}")
         await self.publish()
@@ -315,10 +315,13 @@ class PodWorker:
 
     # ------------------------------------------------------------ probes
     async def _probe(self, c: ContainerRuntime) -> None:
+        post_start = (c.spec.get("lifecycle") or {}).get("postStart")
+        if post_start and not await self._run_post_start(c, post_start):
+            return
         startup = c.spec.get("startupProbe")
         if startup and not await self._probe_loop(c, startup, "Startup"):
             return
-        if startup:
+        if startup or post_start:
             c.started = True
             c.ready = not c.spec.get("readinessProbe")
             await self.publish()
@@ -395,26 +398,41 @@ class PodWorker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pending
 
-    async def _run_pre_stop(self, c: ContainerRuntime, handler: dict[str, Any], grace: float) -> None:
+    async def _run_hook(self, c: ContainerRuntime, handler: dict[str, Any], seconds: float) -> tuple[bool, str]:
+        """A lifecycle handler (exec, httpGet or sleep); (success, error message)."""
+        if "sleep" in handler:
+            await asyncio.sleep(float((handler["sleep"] or {}).get("seconds") or 0))
+            return True, ""
+        if c.probe_ctx is None:
+            return True, ""
         try:
-            if "sleep" in handler:
-                await asyncio.sleep(float((handler["sleep"] or {}).get("seconds") or 0))
-                return
-            if c.probe_ctx is None:
-                return
-            ok, message = await run_probe(handler, c.probe_ctx, grace)
-            if not ok:
-                kind = "Exec" if "exec" in handler else "HTTP"
-                await self.event(
-                    "FailedPreStopHook",
-                    f"{kind} lifecycle hook for Container {c.name} in Pod "
-                    f"{self.name}_{self.namespace}({self.uid}) failed - error: {message}",
-                    "Warning",
-                )
+            return await run_probe(handler, c.probe_ctx, seconds)
         except asyncio.CancelledError:
             raise
-        except Exception as error:  # a broken hook must not stop the termination
-            log.warning("preStop of %s/%s failed: %s", self.name, c.name, error)
+        except Exception as error:  # a broken hook must not break the node
+            return False, str(error)
+
+    def _hook_failure(self, c: ContainerRuntime, handler: dict[str, Any], message: str) -> str:
+        kind = "Exec" if "exec" in handler else "HTTP"
+        return (
+            f"{kind} lifecycle hook for Container {c.name} in Pod "
+            f"{self.name}_{self.namespace}({self.uid}) failed - error: {message}"
+        )
+
+    async def _run_pre_stop(self, c: ContainerRuntime, handler: dict[str, Any], grace: float) -> None:
+        ok, message = await self._run_hook(c, handler, grace)
+        if not ok:
+            await self.event("FailedPreStopHook", self._hook_failure(c, handler, message), "Warning")
+
+    async def _run_post_start(self, c: ContainerRuntime, handler: dict[str, Any]) -> bool:
+        """The container counts as started only once postStart succeeded; a failure kills it."""
+        ok, message = await self._run_hook(c, handler, float(self.termination_grace))
+        if ok:
+            return True
+        await self.event("FailedPostStartHook", self._hook_failure(c, handler, message), "Warning")
+        await self.event("Killing", f"FailedPostStartHook: container {c.name} will be restarted")
+        await self._stop_container(c, float(self.termination_grace))
+        return False
 
     async def terminate(self, grace: float, remove: bool) -> None:
         """Stop every container (preStop, SIGTERM, grace, SIGKILL) and, if remove, delete the pod."""
