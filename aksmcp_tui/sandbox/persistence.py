@@ -27,7 +27,7 @@ class StateFile:
         self._db: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self.notice: str | None = None  # what happened on load, for the user
+        self.notice: str | None = None  # set when the state file was damaged, for the user
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -76,8 +76,7 @@ class StateFile:
             objects, rv = [], 0
         else:
             if not existed:
-                self.notice = f"no sandbox state at {self.path}; starting a fresh cluster"
-                log.info("%s", self.notice)
+                log.info("no sandbox state at %s; starting a fresh cluster", self.path)
         self._db = db
         store.load(objects, rv)
 

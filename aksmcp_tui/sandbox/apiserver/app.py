@@ -167,6 +167,11 @@ class ApiServer:
         raise _no_resource()
 
     def _openapi(self, parts: list[str]) -> web.Response:
+        if parts == ["v2"]:
+            return web.Response(
+                body=discovery.openapi_v2_protobuf(),
+                content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            )
         if parts == ["v3"]:
             return _obj_response(discovery.openapi_v3_index(self.registry))
         if len(parts) >= 3 and parts[0] == "v3":

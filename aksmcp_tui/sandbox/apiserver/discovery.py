@@ -117,3 +117,20 @@ def openapi_v3_index(registry: Registry) -> dict[str, Any]:
             key = openapi_path_key(group, version)
             paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
     return {"paths": paths}
+
+
+def _proto_string(field: int, text: str) -> bytes:
+    data = text.encode()
+    assert len(data) < 128  # one-byte varint length is enough here
+    return bytes([field << 3 | 2, len(data)]) + data
+
+
+def openapi_v2_protobuf() -> bytes:
+    """An OpenAPI v2 document with no paths, protobuf-encoded (gnostic openapi_v2.Document:
+    swagger=1, info=2 {title=1, version=2}) as kubectl asks for it.
+
+    With it kubectl finds no server-side support for the kinds it does not know and falls
+    back to its own checks, so an uninstalled kind ends in "no matches for kind" as on a
+    real cluster instead of "failed to download openapi"."""
+    info = _proto_string(1, "Kubernetes") + _proto_string(2, str(VERSION_INFO["gitVersion"]))
+    return _proto_string(1, "2.0") + bytes([2 << 3 | 2, len(info)]) + info
