@@ -186,3 +186,27 @@ async def test_official_sync_client_sees_the_error_channel(harness: NodeHarness)
 
     error = await asyncio.to_thread(forward)
     assert isinstance(error, str) and "connection refused" in error
+
+
+async def test_deleting_the_pod_closes_its_port_forwards(harness: NodeHarness) -> None:
+    code = (
+        "import os, socket, time\n"
+        "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen()\n"
+        "conns = []\n"
+        "while True: conns.append(s.accept()[0])  # accept and hold every connection open\n"
+    )
+    container = python_container(
+        "c", code, ports=[{"containerPort": 7000}], readinessProbe={"tcpSocket": {"port": 7000}, "periodSeconds": 1}
+    )
+    await harness.create(pod_manifest("holder", [container], terminationGracePeriodSeconds=1))
+    await harness.wait_pod("holder", lambda p: condition(p, "Ready"))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(_forward_url(harness, "holder", "7000"), protocols=("v4.channel.k8s.io",)) as ws,
+    ):
+        assert [await ws.receive_bytes(timeout=10) for _ in range(2)] == [b"\x00X\x1b", b"\x01X\x1b"]
+        await harness.store.delete("pods", "default", "holder")
+        frames = await asyncio.wait_for(_collect(ws), 20)  # ends: the server closed the websocket
+        assert ws.closed
+    assert not [payload for channel, payload in frames if channel == 0]
