@@ -132,6 +132,8 @@ async def _deploy_reference_server(kubeconfig: Path) -> None:
         print("aksmcp: making sure the reference MCP server is deployed in namespace mcp-system", flush=True)
         async for step in ensure_reference_server(kube):
             print(f"  {_step_line(step)}", flush=True)
+            if getattr(step, "status", "") == "failed":
+                raise _Refused(f"could not deploy the reference MCP server: {getattr(step, 'detail', '')}")
     except KubeProblem as problem:
         raise _Refused(f"could not deploy the reference MCP server: {problem}") from None
     finally:
@@ -139,11 +141,12 @@ async def _deploy_reference_server(kubeconfig: Path) -> None:
 
 
 def _step_line(step: object) -> str:
+    """core.bootstrap.Step(name, status running|done|skipped|failed, detail) as one line of progress."""
     name = getattr(step, "name", "")
     status = str(getattr(step, "status", ""))
     detail = getattr(step, "detail", "") or ""
-    mark = {"done": "✓", "ok": "✓", "unchanged": "✓", "created": "✓", "failed": "✗", "error": "✗"}.get(status, "·")
-    return f"{mark} {name}" + (f" ({status})" if status and mark == "·" else "") + (f": {detail}" if detail else "")
+    mark = {"done": "✓", "skipped": "✓", "failed": "✗"}.get(status, "…")
+    return f"{mark} {name}" + (f": {detail}" if detail else "")
 
 
 # ---------------------------------------------------------------------------- aksmcp web

@@ -7,6 +7,7 @@ and tmux runs its own server on a private socket. The sandbox daemon is stopped 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -95,7 +96,11 @@ def test_aksmcp_sandbox_shows_the_reference_server_live(terminal: Terminal, isol
 
     # the reference MCP server appears, then its pod becomes ready (the watch updates the row)
     terminal.wait(lambda s: "aksmcp-server" in s and "mcp-system" in s, "the reference server row", within=120)
-    screen = terminal.wait(lambda s: "Healthy" in s and "1/1" in s, "the server healthy", within=90)
+    screen = terminal.wait(
+        lambda s: re.search(r"aksmcp-server\s+mcp-system\s+([1-9])/\1\s", s) is not None and "Healthy" in s,
+        "every replica of the server ready",
+        within=90,
+    )
     assert "context aksmcp-sandbox" in screen
     assert "ghcr.io/aksmcp/aksmcp-server" in screen
     assert "● live" in screen
