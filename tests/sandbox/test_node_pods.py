@@ -415,3 +415,34 @@ async def test_pods_run_again_after_the_node_restarts(tmp_path: Path) -> None:
         )
         assert container_status(pod)["restartCount"] == 1
         assert pid_alive(int(pod["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"]))
+
+
+HOST_CHECKING_SERVER = """
+import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ok = self.headers.get('Host') == 'probe.example' and self.headers.get('X-Probe') == 'yes'
+        self.send_response(200 if ok else 421); self.send_header('Content-Length', '0'); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()
+"""
+
+
+async def test_http_probe_sends_the_configured_host_and_headers(harness: NodeHarness) -> None:
+    def probe(host: str) -> dict:
+        headers = [{"name": "Host", "value": host}, {"name": "X-Probe", "value": "yes"}]
+        return {"httpGet": {"port": 8080, "path": "/", "httpHeaders": headers}, "periodSeconds": 1}
+
+    for name, host in (("right-host", "probe.example"), ("wrong-host", "other.example")):
+        container = python_container(
+            "c", HOST_CHECKING_SERVER, ports=[{"containerPort": 8080}], readinessProbe=probe(host)
+        )
+        await harness.create(pod_manifest(name, [container]))
+    await harness.wait_pod("right-host", lambda p: condition(p, "Ready"))
+
+    async def refused() -> bool:
+        events = await harness.events("wrong-host")
+        return any("statuscode: 421" in e.get("message", "") for e in events)
+
+    await wait_for(refused, what="a failing readiness probe on the wrong Host")
+    assert not condition(await harness.get("wrong-host"), "Ready")

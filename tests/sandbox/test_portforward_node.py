@@ -210,3 +210,46 @@ async def test_deleting_the_pod_closes_its_port_forwards(harness: NodeHarness) -
         frames = await asyncio.wait_for(_collect(ws), 20)  # ends: the server closed the websocket
         assert ws.closed
     assert not [payload for channel, payload in frames if channel == 0]
+
+
+ECHO_SERVER = """
+import os, socket, threading
+def serve(conn):
+    with conn:
+        while data := conn.recv(65536):
+            conn.sendall(data)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen()
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+"""
+
+
+async def test_large_transfers_and_concurrent_forwards_keep_every_byte(harness: NodeHarness) -> None:
+    container = python_container(
+        "echo",
+        ECHO_SERVER,
+        ports=[{"containerPort": 5000}],
+        readinessProbe={"tcpSocket": {"port": 5000}, "periodSeconds": 1},
+    )
+    await harness.create(pod_manifest("echo", [container]))
+    await harness.wait_pod("echo", lambda p: condition(p, "Ready"))
+
+    async def round_trip(session: aiohttp.ClientSession, seed: int) -> bytes:
+        payload = bytes((seed + i) % 251 for i in range(1_000_000))
+        async with session.ws_connect(_forward_url(harness, "echo", "5000"), protocols=("v4.channel.k8s.io",)) as ws:
+            await ws.receive_bytes(timeout=10)
+            await ws.receive_bytes(timeout=10)
+            for start in range(0, len(payload), 100_000):
+                await ws.send_bytes(b"\x00" + payload[start : start + 100_000])
+            received = b""
+            while len(received) < len(payload):
+                msg = await ws.receive_bytes(timeout=20)
+                assert msg[0] == 0
+                received += msg[1:]
+        assert received == payload
+        return received
+
+    async with aiohttp.ClientSession() as session:
+        results = await asyncio.gather(*(round_trip(session, seed) for seed in range(5)))
+    assert len(results) == 5
