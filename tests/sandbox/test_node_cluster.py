@@ -29,12 +29,22 @@ SERVER_IMAGE = "ghcr.io/aksmcp/aksmcp-server:0.1.0"
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SandboxCluster]:
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Crash back-off of 0.2 s doubling to 2 s instead of 10 s to 5 min (read when the node starts)."""
     monkeypatch.setenv("AKSMCP_SANDBOX_BACKOFF_BASE", "0.2")
     monkeypatch.setenv("AKSMCP_SANDBOX_BACKOFF_MAX", "2")
-    async with SandboxCluster(tmp_path / "sandbox") as sb:
-        yield sb
-        pids = sb.node.pids()
+
+
+@pytest.fixture
+async def cluster(fast_backoff: None, sandbox: SandboxCluster) -> AsyncIterator[SandboxCluster]:
+    """The shared `sandbox` fixture, started after fast_backoff; checks that no pod process outlives it."""
+    assert sandbox.node.backoff_base == 0.2
+    pids: list[int] = []
+    try:
+        yield sandbox
+    finally:
+        pids = sandbox.node.pids()
+        await sandbox.stop()
     for pid in pids:
         await wait_for(lambda pid=pid: not pid_alive(pid), within=10, what=f"pod process {pid} gone after teardown")
 
