@@ -240,7 +240,21 @@ class DeploymentController(Controller):
         old_sets = [self.store.peek("replicasets", namespace, rs["metadata"]["name"]) or rs for rs in old_sets]
         self._cleanup(deployment, old_sets)
         new_rs = self.store.peek("replicasets", namespace, new_rs["metadata"]["name"]) or new_rs
+        self._annotate_revision(deployment, new_rs)
         self._write_status(deployment, new_rs, old_sets, max_unavailable, created)
+
+    def _annotate_revision(self, deployment: dict[str, Any], new_rs: dict[str, Any]) -> None:
+        revision = str(_revision(new_rs))
+
+        def write(obj: dict[str, Any]) -> bool | None:
+            annotations = obj["metadata"].setdefault("annotations", {})
+            if annotations.get(REVISION) == revision:
+                return False
+            annotations[REVISION] = revision
+            return None
+
+        meta = deployment["metadata"]
+        self.store.mutate_now("deployments", meta["namespace"], meta["name"], write)
 
     def _old_pods_exist(self, old_sets: list[dict[str, Any]]) -> bool:
         return any(self.owners.dependents(rs["metadata"].get("uid", ""), "pods") for rs in old_sets)
