@@ -83,7 +83,7 @@ def test_up_status_down_and_state_survives(env: dict[str, str], tmp_path: Path) 
     assert kubeconfig == tmp_path / "state" / "aksmcp" / "sandbox" / "kubeconfig"
     again = aksmcp(env, "up")
     assert again.returncode == 0
-    pid_line = [line for line in up.stdout.splitlines() if "pid" in line][0]
+    pid_line = next(line for line in up.stdout.splitlines() if "pid" in line)
     assert pid_line in again.stdout  # same daemon: up is idempotent
     assert "running" in aksmcp(env, "status").stdout
 
