@@ -446,3 +446,24 @@ async def test_http_probe_sends_the_configured_host_and_headers(harness: NodeHar
 
     await wait_for(refused, what="a failing readiness probe on the wrong Host")
     assert not condition(await harness.get("wrong-host"), "Ready")
+
+
+async def test_missing_executable_is_a_start_error_that_backs_off(harness: NodeHarness) -> None:
+    container = {"name": "c", "image": "sandbox.test/none:1", "command": ["/nonexistent/bin/server"]}
+    await harness.create(pod_manifest("noexec", [container]))
+
+    def backing_off(p: dict) -> bool:
+        status = container_status(p)
+        return status.get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"
+
+    pod = await harness.wait_pod("noexec", backing_off)
+    terminated = container_status(pod)["lastState"]["terminated"]
+    assert terminated["reason"] == "StartError" and terminated["exitCode"] == 128
+    assert "executable file not found" in terminated["message"]
+
+    # back-off, not a hot loop: the delay doubles (0.2 s, 0.4 s, ...) like any crash
+    def doubled(p: dict) -> bool:
+        waiting = container_status(p).get("state", {}).get("waiting", {})
+        return waiting.get("reason") == "CrashLoopBackOff" and "back-off 0.4s" in waiting.get("message", "")
+
+    await harness.wait_pod("noexec", doubled, what="a doubled back-off")

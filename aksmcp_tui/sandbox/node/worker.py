@@ -246,6 +246,7 @@ class PodWorker:
         executable = resolve_executable(argv[0], env.get("PATH", os.defpath), cwd) if argv else None
         c.container_id = f"sandbox://{self.uid[:8]}-{c.name}-{c.restart_count}"
         c.started_at = now_rfc3339()
+        c.started_monotonic = time.monotonic()  # the back-off measures from here, even for a StartError
         if executable is None:
             message = f'exec: "{argv[0] if argv else ""}": executable file not found in $PATH'
             c.set_terminated(128, "StartError", message)
