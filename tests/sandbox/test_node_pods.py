@@ -467,3 +467,15 @@ async def test_missing_executable_is_a_start_error_that_backs_off(harness: NodeH
         return waiting.get("reason") == "CrashLoopBackOff" and "back-off 0.4s" in waiting.get("message", "")
 
     await harness.wait_pod("noexec", doubled, what="a doubled back-off")
+
+
+async def test_node_stop_during_a_long_deletion_still_kills_everything(tmp_path: Path) -> None:
+    code = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: time.sleep(0.1)"
+    async with NodeHarness(tmp_path / "state", stop_grace=1) as h:
+        await h.create(pod_manifest("slowpoke", [python_container("c", code)], terminationGracePeriodSeconds=600))
+        pod = await h.wait_pod("slowpoke", lambda p: condition(p, "Ready"))
+        pid = int(pod["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"])
+        await h.store.delete("pods", "default", "slowpoke")
+        await wait_for(lambda: (w := h.node.worker_for(pod)) is not None and w.terminate_task is not None)
+    # leaving the harness stopped the node within stop_grace, not the pod's 600 s
+    await wait_for(lambda: not pid_alive(pid), within=5, what="the SIGTERM-ignoring process killed")

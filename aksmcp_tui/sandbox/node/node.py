@@ -65,6 +65,7 @@ class Node:
         self.workers: dict[str, PodWorker] = {}
         self._watch_task: asyncio.Task[None] | None = None
         self._stopped = False
+        self._reaping: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -86,10 +87,21 @@ class Node:
             self._watch_task = None
         workers = list(self.workers.values())
         self.workers.clear()
-        await asyncio.gather(
-            *(w.terminate(min(float(w.termination_grace), self.stop_grace), remove=False) for w in workers),
-            return_exceptions=True,
-        )
+        if self._reaping:
+            await asyncio.gather(*self._reaping, return_exceptions=True)
+        await asyncio.gather(*(self._stop_worker(w) for w in workers), return_exceptions=True)
+
+    async def _stop_worker(self, worker: PodWorker) -> None:
+        deleting = worker.terminate_task
+        if deleting is None:
+            await worker.terminate(min(float(worker.termination_grace), self.stop_grace), remove=False)
+            return
+        # Already being deleted: let it finish (it removes the pod), but within stop_grace.
+        try:
+            await asyncio.wait_for(asyncio.shield(deleting), self.stop_grace)
+        except TimeoutError:
+            worker.kill_now.set()
+            await deleting
 
     async def _watch(self, started: asyncio.Event) -> None:
         while not self._stopped:
@@ -158,7 +170,9 @@ class Node:
     async def _on_gone(self, worker: PodWorker) -> None:
         """The pod vanished from the store without the node finishing it (force delete)."""
         self.workers.pop(worker.uid, None)
-        asyncio.create_task(worker.terminate(0, remove=True))  # noqa: RUF006 - worker.done tracks it
+        task = asyncio.create_task(worker.terminate(0, remove=True))
+        self._reaping.add(task)
+        task.add_done_callback(self._reaping.discard)
 
     def forget(self, worker: PodWorker) -> None:
         if self.workers.get(worker.uid) is worker:

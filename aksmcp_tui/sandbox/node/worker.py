@@ -106,6 +106,11 @@ class PodWorker:
                 self.kill_now.set()
 
     @property
+    def terminate_task(self) -> asyncio.Task[None] | None:
+        """The deletion in progress, if the pod is being deleted."""
+        return self._terminate_task
+
+    @property
     def termination_grace(self) -> int:
         return int((self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
 
