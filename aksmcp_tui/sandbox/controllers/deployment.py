@@ -83,16 +83,24 @@ class DeploymentController(Controller):
         return [(entry.namespace, entry.name) for entry in entries]
 
     def resync_keys(self) -> Iterable[Key]:
-        # Deployments still progressing need the clock (progressDeadlineSeconds).
+        # Only the clock can move a stalled rollout to ProgressDeadlineExceeded: re-queue the
+        # deployments whose deadline has passed (cheap to check; no reconcile for the rest).
         entries, _ = self.store.list_entries("deployments")
+        now = datetime.now(UTC)
         keys = []
         for entry in entries:
+            deadline = (entry.obj.get("spec") or {}).get("progressDeadlineSeconds")
+            if deadline is None:
+                continue
             for condition in (entry.obj.get("status") or {}).get("conditions") or []:
-                if condition.get("type") == "Progressing" and condition.get("reason") in (
+                if condition.get("type") != "Progressing" or condition.get("reason") not in (
                     "ReplicaSetUpdated",
                     "NewReplicaSetCreated",
                     "FoundNewReplicaSet",
                 ):
+                    continue
+                last = _parse(condition.get("lastUpdateTime"))
+                if last is not None and (now - last).total_seconds() > int(deadline):
                     keys.append((entry.namespace, entry.name))
         return keys
 
