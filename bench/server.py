@@ -4,7 +4,9 @@
 
 Both servers run as subprocesses on 127.0.0.1 with the same tools (system_info, file_operation reading a
 small file). The plain server is `MCPServer(...).streamable_http_app()` with SDK defaults under
-`uvicorn.run` with uvicorn defaults. The load client is aiohttp sending well-formed requests:
+`uvicorn.run` with uvicorn defaults (which pick uvloop/httptools when installed, as they are here).
+The load client is a minimal keep-alive HTTP/1.1 client on raw asyncio streams (aiohttp's per-request
+CPU would cap the figures on a 2-core machine shared with the server) sending well-formed requests:
 "modern" = 2026-07-28 POSTs (MCP-Protocol-Version, Mcp-Method, Mcp-Name headers and `_meta`);
 "legacy" = a 2025-11-25 initialize handshake once, then POSTs with the session id the server issued (if
 any). Answers are checked (HTTP 200, a result with isError false). Figures are printed and saved to
@@ -123,65 +125,135 @@ def tool_call(request_id: int, tool: str, era: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
 
 
-async def legacy_headers(session: aiohttp.ClientSession, url: str) -> dict[str, str]:
-    base = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+class Connection:
+    """A minimal keep-alive HTTP/1.1 client on one socket.
+
+    aiohttp costs more CPU per request than the servers under test, and the benchmark shares two cores
+    with the server, so the load generator writes prebuilt request bytes and parses only the status
+    line, Content-Length / chunked framing and the body.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer)
+
+    async def request(self, raw: bytes) -> tuple[int, dict[bytes, bytes], bytes]:
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        headers: dict[bytes, bytes] = {}
+        for line in lines[1:]:
+            if line:
+                key, _, value = line.partition(b":")
+                headers[key.strip().lower()] = value.strip()
+        if b"content-length" in headers:
+            body = await self.reader.readexactly(int(headers[b"content-length"]))
+        elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            parts = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
+                if size == 0:
+                    await self.reader.readuntil(b"\r\n")
+                    break
+                parts.append(await self.reader.readexactly(size))
+                await self.reader.readexactly(2)
+            body = b"".join(parts)
+        else:
+            body = b""
+        return status, headers, body
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def raw_post(host_port: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+    head = [f"POST {path} HTTP/1.1", f"Host: {host_port}", f"Content-Length: {len(body)}"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def answer_ok(status: int, headers: dict[bytes, bytes], body: bytes) -> bool:
+    if status != 200:
+        return False
+    if headers.get(b"content-type", b"").startswith(b"text/event-stream"):
+        # SSE: the last `data:` line is the response.
+        data = [line[5:].strip() for line in body.splitlines() if line.startswith(b"data:")]
+        body = data[-1] if data else b""
+    try:
+        return json.loads(body)["result"]["isError"] is False
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+async def legacy_session_headers(host: str, port: int, path: str) -> dict[str, str]:
+    base = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     init = {
         "jsonrpc": "2.0",
         "id": 0,
         "method": "initialize",
         "params": {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
     }
-    async with session.post(url, json=init, headers=base) as resp:
-        await resp.read()
-        session_id = resp.headers.get("mcp-session-id")
-    headers = {**base, "mcp-protocol-version": LEGACY}
-    if session_id:
-        headers["mcp-session-id"] = session_id
-    async with session.post(
-        url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
-    ) as resp:
-        await resp.read()
-    return headers
+    conn = await Connection.open(host, port)
+    try:
+        _, headers, _ = await conn.request(raw_post(f"{host}:{port}", path, base, json.dumps(init).encode()))
+        out = {**base, "MCP-Protocol-Version": LEGACY}
+        if b"mcp-session-id" in headers:
+            out["Mcp-Session-Id"] = headers[b"mcp-session-id"].decode()
+        note = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode()
+        await conn.request(raw_post(f"{host}:{port}", path, out, note))
+        return out
+    finally:
+        conn.close()
 
 
 async def run_cell(url: str, server: str, era: str, tool: str, concurrency: int, total: int) -> Cell:
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        if era == "modern":
-            headers = {
-                "content-type": "application/json",
-                "accept": "application/json, text/event-stream",
-                "mcp-protocol-version": MODERN,
-                "mcp-method": "tools/call",
-                "mcp-name": tool,
-            }
-        else:
-            headers = await legacy_headers(session, url)
-        bodies = [json.dumps(tool_call(i + 1, tool, era)).encode() for i in range(total)]
-        # Warm-up: connections open, caches filled.
-        for body in bodies[: min(20, total)]:
-            async with session.post(url, data=body, headers=headers) as resp:
-                await resp.read()
+    host_port = url.split("/")[2]
+    host, port = host_port.rsplit(":", 1)
+    path = "/" + url.split("/", 3)[3]
+    if era == "modern":
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": MODERN,
+            "Mcp-Method": "tools/call",
+            "Mcp-Name": tool,
+        }
+    else:
+        headers = await legacy_session_headers(host, int(port), path)
+    requests = [
+        raw_post(host_port, path, headers, json.dumps(tool_call(i + 1, tool, era)).encode()) for i in range(total)
+    ]
+    connections = [await Connection.open(host, int(port)) for _ in range(concurrency)]
+    try:
+        for conn in connections:  # warm-up: one request per connection
+            await conn.request(requests[0])
         latencies: list[float] = []
         errors = 0
         next_index = 0
 
-        async def worker() -> None:
+        async def worker(conn: Connection) -> None:
             nonlocal next_index, errors
             while next_index < total:
-                body = bodies[next_index]
+                raw = requests[next_index]
                 next_index += 1
                 started = time.perf_counter()
-                async with session.post(url, data=body, headers=headers) as resp:
-                    payload = await resp.read()
-                    ok = resp.status == 200 and b'"isError":false' in payload
+                status, response_headers, body = await conn.request(raw)
                 latencies.append(time.perf_counter() - started)
-                if not ok:
+                if not answer_ok(status, response_headers, body):
                     errors += 1
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(conn) for conn in connections))
         elapsed = time.perf_counter() - began
+    finally:
+        for conn in connections:
+            conn.close()
     latencies.sort()
     return Cell(
         server=server,
@@ -226,24 +298,30 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp)
         (workspace / "small.txt").write_text("hello from the benchmark\n" * 8)
-        servers = {"aksmcp": start_ours, "sdk-default": start_plain}
-        for name, start in servers.items():
-            if args.only and name != args.only:
-                continue
-            port = free_port()
-            proc = start(workspace, port)
-            url = f"http://127.0.0.1:{port}/mcp"
-            try:
+        starters = {"aksmcp": start_ours, "sdk-default": start_plain}
+        names = [args.only] if args.only else list(starters)
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+        urls: dict[str, str] = {}
+        try:
+            for name in names:
+                port = free_port()
+                procs[name] = starters[name](workspace, port)
+                urls[name] = f"http://127.0.0.1:{port}/mcp"
+            for url in urls.values():
                 await wait_ready(url)
-                for era in eras:
-                    for tool in ("system_info", "file_operation"):
-                        for concurrency in concurrencies:
-                            total = args.requests if concurrency > 1 else max(args.requests // 4, 100)
-                            cell = await run_cell(url, name, era, tool, concurrency, total)
+            # Interleaved cell by cell, so both servers see the same machine load (the cores are shared).
+            for era in eras:
+                for tool in ("system_info", "file_operation"):
+                    for concurrency in concurrencies:
+                        total = args.requests if concurrency > 1 else max(args.requests // 4, 100)
+                        for name in names:
+                            cell = await run_cell(urls[name], name, era, tool, concurrency, total)
                             print(f"  {name} {era} {tool} c={concurrency}: {cell.rps} req/s", file=sys.stderr)
                             cells.append(cell)
-            finally:
+        finally:
+            for proc in procs.values():
                 proc.send_signal(signal.SIGTERM)
+            for proc in procs.values():
                 try:
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
@@ -261,7 +339,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     "python": platform.python_version(),
                     "platform": platform.platform(),
                 },
-                "client": "aiohttp, keep-alive, one connection per concurrent worker",
+                "client": "raw asyncio HTTP/1.1 keep-alive, one connection per concurrent worker, uvloop",
                 "cells": [asdict(c) for c in cells],
             },
             indent=2,
@@ -276,6 +354,12 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--eras", default="modern,legacy")
     parser.add_argument("--only", choices=["aksmcp", "sdk-default"], help="benchmark one server only")
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -55,6 +55,7 @@ class Settings:
     allowed_commands: tuple[str, ...] = ()
     stateful: bool = False
     json_response: bool = True
+    fast_path: bool = True
     state_key: bytes | None = field(default=None, repr=False)
     server_name: str = DEFAULT_SERVER_NAME
     grace_seconds: float = DEFAULT_GRACE_SECONDS
@@ -248,6 +249,7 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
         allowed_commands=_split_list(env.get("AKSMCP_ALLOWED_COMMANDS")),
         stateful=_parse_bool("AKSMCP_STATEFUL", env.get("AKSMCP_STATEFUL"), False),
         json_response=_parse_bool("AKSMCP_JSON_RESPONSE", env.get("AKSMCP_JSON_RESPONSE"), True),
+        fast_path=_parse_bool("AKSMCP_FAST_PATH", env.get("AKSMCP_FAST_PATH"), True),
         state_key=state_key,
         server_name=server_name,
         grace_seconds=_parse_number("AKSMCP_GRACE_SECONDS", env.get("AKSMCP_GRACE_SECONDS"), DEFAULT_GRACE_SECONDS),

@@ -19,12 +19,12 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.types import Message, Receive, Scope, Send
 
 from .auth import Authenticator, AuthFailure, challenge
-from .logs import request_id_var
+from .fastpath import ToolCallFastPath
+from .logs import request_id_var, write_access_line
 from .metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
 from .security import origin_allowed
 
 logger = logging.getLogger("aksmcp_server.http")
-access_logger = logging.getLogger("aksmcp_server.access")
 
 MCP_PATHS = frozenset({"/mcp", "/mcp/"})
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -60,6 +60,8 @@ class AksmcpApp:
         authenticator: Authenticator | None,
         allowed_origins: list[str],
         check_origin: bool,
+        max_body_bytes: int,
+        fast_path: ToolCallFastPath | None = None,
     ) -> None:
         self.session_manager = session_manager
         self.metrics = metrics
@@ -68,7 +70,9 @@ class AksmcpApp:
         self.allowed_origins = allowed_origins
         # The SDK checks Origin itself unless its Host check is off (AKSMCP_ALLOWED_HOSTS=*).
         self.check_origin = check_origin
-        self.access_log = access_logger.isEnabledFor(logging.INFO)
+        self.max_body_bytes = max_body_bytes
+        self.fast_path = fast_path
+        self.access_log = logging.getLogger("aksmcp_server.access").isEnabledFor(logging.INFO)
         metrics.in_flight.set_function(lambda: state.in_flight_calls)
         metrics.draining.set_function(lambda: 1 if state.draining else 0)
         # Read-only peek at the SDK's session table: it has no public counter.
@@ -156,6 +160,14 @@ class AksmcpApp:
             length = headers.get(b"content-length")
             if length is not None and length.isdigit():
                 metrics.request_bytes.observe(int(length))
+            if http_method == "POST" and self.fast_path is not None:
+                body = await self._read_body(receive)
+                if body is None:
+                    await _respond(send_observed, 413, b"Request body too large", [(b"content-type", b"text/plain")])
+                    return
+                if await self.fast_path.try_serve(scope["headers"], body, send_observed):
+                    return
+                receive = _replay(body, receive)
             await self.session_manager.handle_request(scope, receive, send_observed)
         except Exception:
             logger.exception("unhandled error serving /mcp")
@@ -167,22 +179,37 @@ class AksmcpApp:
                 auth_context_var.reset(user_token)
             if counted:
                 self.state.in_flight_calls -= 1
-            metrics.http_requests.labels(
-                http_method if http_method in ("POST", "GET", "DELETE") else "other", f"{status // 100}xx"
-            ).inc()
+            metrics.count_http(http_method, status)
             if self.access_log:
-                access_logger.info(
-                    "request",
-                    extra={
+                write_access_line(
+                    {
+                        "request_id": request_id,
                         "http_method": http_method,
                         "path": scope["path"],
                         "status": status,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                         "mcp_method": headers.get(b"mcp-method", b"").decode("latin-1")[:64] or None,
                         "client": (scope.get("client") or ("", 0))[0],
-                    },
+                    }
                 )
             request_id_var.reset(rid_token)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole request body, or None once it exceeds the cap (the SDK's limit, applied early)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
     async def _unauthorized(self, send: Send, failure: AuthFailure) -> None:
         assert self.authenticator is not None
@@ -193,3 +220,17 @@ class AksmcpApp:
             body,
             [*_JSON, (b"www-authenticate", challenge(self.authenticator, failure).encode("latin-1", "replace"))],
         )
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that yields the already-read body once, then defers to the real one (disconnects)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

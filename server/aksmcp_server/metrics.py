@@ -80,13 +80,29 @@ class Metrics:
             registry=self.registry,
         )
         self.draining = Gauge("mcp_draining", "1 while the server is shutting down.", registry=self.registry)
+        # Children resolved once: `.labels()` per request showed up in the profile.
+        self._tool_counters: dict[tuple[str, str], Any] = {}
+        self._tool_histograms: dict[str, Any] = {}
         for name in (*self.tool_names, "unknown"):
             for outcome in ("ok", "tool_error", "protocol_error"):
-                self.tool_calls.labels(name, outcome)
-            self.tool_duration.labels(name)
+                self._tool_counters[(name, outcome)] = self.tool_calls.labels(name, outcome)
+            self._tool_histograms[name] = self.tool_duration.labels(name)
+        self._http_counters: dict[tuple[str, int], Any] = {}
 
     def tool_label(self, name: Any) -> str:
         return name if isinstance(name, str) and name in self.tool_names else "unknown"
+
+    def record_tool_call(self, tool: str, outcome: str, seconds: float) -> None:
+        """`tool` must already be a bounded label (see `tool_label`)."""
+        self._tool_counters[(tool, outcome)].inc()
+        self._tool_histograms[tool].observe(seconds)
+
+    def count_http(self, method: str, status: int) -> None:
+        key = (method if method in ("POST", "GET", "DELETE") else "other", status // 100)
+        counter = self._http_counters.get(key)
+        if counter is None:
+            counter = self._http_counters[key] = self.http_requests.labels(key[0], f"{key[1]}xx")
+        counter.inc()
 
     def count_error(self, code: int) -> None:
         self.jsonrpc_errors.labels(str(code) if code in KNOWN_ERROR_CODES else "other").inc()
@@ -116,5 +132,4 @@ class ToolMetricsMiddleware:
         except (MCPError, ValidationError):
             raise
         finally:
-            self.metrics.tool_calls.labels(tool, outcome).inc()
-            self.metrics.tool_duration.labels(tool).observe(time.perf_counter() - started)
+            self.metrics.record_tool_call(tool, outcome, time.perf_counter() - started)

@@ -25,6 +25,7 @@ from mcp.server import MCPServer
 from .app import build_mcp_server
 from .auth import ApiKeyAuthenticator, Authenticator, EntraAuthenticator
 from .config import Settings
+from .fastpath import HostGuard, ToolCallFastPath
 from .http_app import AksmcpApp, ServingState
 from .security import allowed_origins, transport_security
 
@@ -64,7 +65,7 @@ class DrainingServer(uvicorn.Server):
 
 
 def build_http_app(settings: Settings) -> tuple[AksmcpApp, MCPServer[Any], ServingState]:
-    server, metrics = build_mcp_server(settings)
+    server, metrics, tools = build_mcp_server(settings)
     security = transport_security(settings)
     # Called for its side effect: it builds the SDK's StreamableHTTPSessionManager, which we mount
     # ourselves (the returned Starlette app, with its extra routing layer, is not used).
@@ -84,6 +85,15 @@ def build_http_app(settings: Settings) -> tuple[AksmcpApp, MCPServer[Any], Servi
         assert settings.entra is not None
         authenticator = EntraAuthenticator(settings.entra)
     state = ServingState()
+    fast_path = None
+    if settings.fast_path and settings.json_response:
+        fast_path = ToolCallFastPath(
+            tools,
+            server._lowlevel_server.server_info_stamp,
+            metrics,
+            HostGuard(security),
+            serve_legacy=not settings.stateful,
+        )
     app = AksmcpApp(
         server.session_manager,
         metrics,
@@ -91,6 +101,8 @@ def build_http_app(settings: Settings) -> tuple[AksmcpApp, MCPServer[Any], Servi
         authenticator,
         allowed_origins(settings),
         check_origin=not security.enable_dns_rebinding_protection,
+        max_body_bytes=settings.max_body_bytes,
+        fast_path=fast_path,
     )
     return app, server, state
 
@@ -143,7 +155,7 @@ def run_http(settings: Settings) -> int:
 
 
 def run_stdio(settings: Settings) -> int:
-    server, _metrics = build_mcp_server(settings)
+    server, _metrics, _tools = build_mcp_server(settings)
 
     async def serve() -> None:
         async with anyio.create_task_group() as tg:

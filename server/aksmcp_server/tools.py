@@ -16,7 +16,6 @@ import shlex
 import shutil
 import signal
 import stat as stat_module
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any, Literal
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp_types import ToolAnnotations
 
 from .config import Settings
@@ -32,6 +32,8 @@ from .workspace import PathRefused, Workspace
 
 MAX_LIST_ENTRIES = 1000
 _STARTED_AT = time.monotonic()
+_PYTHON_VERSION = platform.python_version()
+_CPU_COUNT = os.cpu_count()  # a sysfs read per call otherwise; CPUs do not come and go under a pod
 
 FileOperation = Literal["read", "write", "list", "stat", "delete"]
 
@@ -44,9 +46,9 @@ class FileTool:
 
     def run(self, operation: str, path: str, content: str | None) -> dict[str, Any]:
         try:
-            target = self.workspace.resolve(path)
             if operation == "read":
-                return self._read(target)
+                return self._read(self.workspace.resolve_str(path))
+            target = self.workspace.resolve(path)
             if operation == "write":
                 return self._write(target, content)
             if operation == "list":
@@ -70,17 +72,27 @@ class FileTool:
             raise ToolError(f"{operation} {path!r} failed: {os.strerror(exc.errno or 0)}") from None
         raise ToolError(f"unknown operation {operation!r}; use read, write, list, stat or delete")
 
-    def _read(self, target: Path) -> dict[str, Any]:
+    def _read(self, target: str) -> dict[str, Any]:
         # O_NONBLOCK: opening a FIFO planted in the workspace must not hang the event loop (it is then
         # refused as not a regular file); it has no effect on regular files.
         fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
+        try:
+            info = os.fstat(fd)
             if not stat_module.S_ISREG(info.st_mode):
                 raise ToolError(f"{self.workspace.display(target)!r} is not a regular file")
             if info.st_size > self.max_read_bytes:
                 raise ToolError(f"file is {info.st_size} bytes, over the {self.max_read_bytes}-byte read limit")
-            data = handle.read(self.max_read_bytes + 1)
+            chunks = []
+            size = 0
+            while size <= self.max_read_bytes:
+                chunk = os.read(fd, self.max_read_bytes + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+        data = b"".join(chunks)
         if len(data) > self.max_read_bytes:
             raise ToolError(f"file grew past the {self.max_read_bytes}-byte read limit while reading")
         try:
@@ -263,16 +275,22 @@ def _system_uptime() -> float | None:
         return None
 
 
-def system_info(workspace: Workspace) -> dict[str, Any]:
+HOST_SAMPLE_SECONDS = 1.0
+_host_sample: tuple[float, dict[str, Any]] | None = None
+
+
+def _host_stats(workspace: Workspace) -> tuple[float, dict[str, Any]]:
+    """Load, memory and disk figures, sampled at most once a second: they move slowly, and reading
+    /proc and statfs on every call was a measurable share of a system_info call under load."""
+    global _host_sample
+    now = time.monotonic()
+    if _host_sample is not None and now - _host_sample[0] < HOST_SAMPLE_SECONDS:
+        return _host_sample
     usage = shutil.disk_usage(workspace.root)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "cpu_count": os.cpu_count(),
+    stats = {
         "load_average": list(load) if load else None,
         "memory": _memory(),
-        "process_uptime_seconds": round(time.monotonic() - _STARTED_AT, 3),
         "system_uptime_seconds": _system_uptime(),
         "workspace": {
             "path": str(workspace.root),
@@ -281,51 +299,83 @@ def system_info(workspace: Workspace) -> dict[str, Any]:
             "free_bytes": usage.free,
         },
     }
+    _host_sample = (now, stats)
+    return _host_sample
 
 
-def register_tools(server: MCPServer[Any], settings: Settings) -> list[str]:
-    """Register the reference tools; return their names (the metrics label set)."""
+def system_info(workspace: Workspace) -> dict[str, Any]:
+    now = time.monotonic()
+    sampled_at, stats = _host_stats(workspace)
+    uptime = stats["system_uptime_seconds"]
+    return {
+        "platform": platform.platform(),
+        "python": _PYTHON_VERSION,
+        "cpu_count": _CPU_COUNT,
+        "load_average": stats["load_average"],
+        "memory": dict(stats["memory"]),
+        "process_uptime_seconds": round(now - _STARTED_AT, 3),
+        "system_uptime_seconds": None if uptime is None else round(uptime + (now - sampled_at), 2),
+        "workspace": dict(stats["workspace"]),
+    }
+
+
+def build_tools(settings: Settings) -> list[Tool]:
+    """The reference tools as SDK `Tool` objects (handed to `MCPServer(tools=...)` and to the fast path)."""
     workspace = Workspace(settings.workspace)
     files = FileTool(workspace, settings.max_read_bytes, settings.max_write_bytes)
     commands = CommandTool(
         workspace, settings.allowed_commands, settings.command_timeout_seconds, settings.max_output_bytes
     )
-    # Computed once: the platform string shells out on some systems.
+    # Computed once up front: the platform string shells out on some systems.
     platform.platform()
 
-    @server.tool(
-        name="file_operation",
-        description="Read, write, list, stat or delete a file inside the server's workspace directory. "
-        "Paths are relative to the workspace; '..' and anything resolving outside it are refused.",
-        annotations=ToolAnnotations(destructive_hint=True, open_world_hint=False),
-    )
     async def file_operation(operation: FileOperation, path: str = ".", content: str | None = None) -> dict[str, Any]:
         return files.run(operation, path, content)
 
-    @server.tool(
-        name="execute_command",
-        description="Run an allow-listed executable (no shell) in the workspace with a timeout; returns exit "
-        "code and capped stdout/stderr. Disabled unless the server has an allow-list.",
-        annotations=ToolAnnotations(destructive_hint=True, open_world_hint=True),
-    )
     async def execute_command(command: str, timeout_seconds: float | None = None) -> dict[str, Any]:
         return await commands.run(command, timeout_seconds)
 
-    @server.tool(
-        name="system_info",
-        description="Platform, Python, CPU, memory, uptime and workspace disk usage of the server.",
-        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
-    )
     async def system_info_tool() -> dict[str, Any]:
         return system_info(workspace)
 
-    names = ["file_operation", "execute_command", "system_info"]
+    tools = [
+        Tool.from_function(
+            file_operation,
+            name="file_operation",
+            description="Read, write, list, stat or delete a file inside the server's workspace directory. "
+            "Paths are relative to the workspace; '..' and anything resolving outside it are refused.",
+            annotations=ToolAnnotations(destructive_hint=True, open_world_hint=False),
+        ),
+        Tool.from_function(
+            execute_command,
+            name="execute_command",
+            description="Run an allow-listed executable (no shell) in the workspace with a timeout; returns exit "
+            "code and capped stdout/stderr. Disabled unless the server has an allow-list.",
+            annotations=ToolAnnotations(destructive_hint=True, open_world_hint=True),
+        ),
+        Tool.from_function(
+            system_info_tool,
+            name="system_info",
+            description="Platform, Python, CPU, memory, uptime and workspace disk usage of the server.",
+            annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
+        ),
+    ]
     if settings.enable_test_tools:
 
-        @server.tool(name="slow_operation", description="Test only: sleep for the given seconds, then answer.")
         async def slow_operation(seconds: float = 1.0) -> dict[str, Any]:
             await anyio.sleep(min(max(seconds, 0.0), 120.0))
             return {"slept_seconds": seconds}
 
-        names.append("slow_operation")
+        tools.append(
+            Tool.from_function(slow_operation, name="slow_operation", description="Test only: sleep, then answer.")
+        )
+    return tools
+
+
+def register_tools(server: MCPServer[Any], settings: Settings) -> list[str]:
+    """Add the reference tools to any `MCPServer` (used by the benchmark's plain-SDK server)."""
+    names = []
+    for tool in build_tools(settings):
+        server.add_tool(tool.fn, name=tool.name, description=tool.description, annotations=tool.annotations)
+        names.append(tool.name)
     return names
