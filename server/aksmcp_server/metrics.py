@@ -79,6 +79,11 @@ class Metrics:
             "Open stateful (2025-11-25) Streamable HTTP sessions; always 0 in stateless mode.",
             registry=self.registry,
         )
+        self.fast_path_calls = Counter(
+            "mcp_fast_path_calls",
+            "tools/call requests answered by the fast path (the rest go through the full SDK pipeline).",
+            registry=self.registry,
+        )
         self.draining = Gauge("mcp_draining", "1 while the server is shutting down.", registry=self.registry)
         # Children resolved once: `.labels()` per request showed up in the profile.
         self._tool_counters: dict[tuple[str, str], Any] = {}
