@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -20,6 +21,15 @@ def aksmcp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "aksmcp_tui", *args], env=env, capture_output=True, text=True, timeout=60
     )
+
+
+async def aksmcp_async(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The same, while the in-process sandbox keeps serving on this event loop."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aksmcp_tui", *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return subprocess.CompletedProcess(args, proc.returncode or 0, out.decode(), err.decode())
 
 
 @pytest.fixture
@@ -116,12 +126,13 @@ def create_mcp_deployment(kubeconfig: Path, namespace: str, name: str) -> None:
         api.close()
 
 
-def test_ls_and_clusters_against_the_sandbox(sandbox: Any, env: dict[str, str], tmp_path: Path) -> None:
-    create_mcp_deployment(sandbox.kubeconfig_path, "cli-test", "listed")
+async def test_ls_and_clusters_against_the_sandbox(sandbox: Any, env: dict[str, str], tmp_path: Path) -> None:
+    # the official (blocking) client runs in a thread: the sandbox serves on this loop
+    await asyncio.to_thread(create_mcp_deployment, sandbox.kubeconfig_path, "cli-test", "listed")
     kubeconfig = str(sandbox.kubeconfig_path)
     deadline = time.monotonic() + 30
     while True:
-        result = aksmcp("ls", "--kubeconfig", kubeconfig, "-o", "json", env=env)
+        result = await aksmcp_async("ls", "--kubeconfig", kubeconfig, "-o", "json", env=env)
         assert result.returncode == 0, result.stderr
         data = json.loads(result.stdout)
         items = {(i["namespace"], i["name"]): i for i in data["items"]}
@@ -129,17 +140,17 @@ def test_ls_and_clusters_against_the_sandbox(sandbox: Any, env: dict[str, str], 
         if item and item["health"] == "healthy":
             break
         assert time.monotonic() < deadline, data
-        time.sleep(0.3)
+        await asyncio.sleep(0.3)
     assert data["context"] == "aksmcp-sandbox"
     assert item["kind"] == "Deployment" and item["matchedBy"] == "port-name"
     assert (item["ready"], item["desired"]) == (1, 1) and item["image"] == "example.test/sleeper:1"
 
-    table = aksmcp("ls", "--kubeconfig", kubeconfig, "-n", "cli-test", env=env)
+    table = await aksmcp_async("ls", "--kubeconfig", kubeconfig, "-n", "cli-test", env=env)
     assert table.returncode == 0, table.stderr
     header, *rows = table.stdout.splitlines()
     assert header.split() == ["NAMESPACE", "NAME", "KIND", "READY", "HEALTH", "AGE", "IMAGE"]
     assert [r.split()[:5] for r in rows] == [["cli-test", "listed", "Deployment", "1/1", "healthy"]]
-    empty = aksmcp("ls", "--kubeconfig", kubeconfig, "-n", "nothing-here", "-o", "json", env=env)
+    empty = await aksmcp_async("ls", "--kubeconfig", kubeconfig, "-n", "nothing-here", "-o", "json", env=env)
     assert json.loads(empty.stdout)["items"] == []
 
     # The sandbox's kubeconfig in the state dir shows up in `clusters` and `ls --context` finds it.
@@ -147,14 +158,15 @@ def test_ls_and_clusters_against_the_sandbox(sandbox: Any, env: dict[str, str], 
     state_file.parent.mkdir(parents=True)
     shutil.copy(sandbox.kubeconfig_path, state_file)
     env["KUBECONFIG"] = write_config(tmp_path / "mine", "mine", {"mine": "https://mine.example"})
-    clusters = aksmcp("clusters", env=env)
+    clusters = await aksmcp_async("clusters", env=env)
     assert clusters.returncode == 0, clusters.stderr
     sandbox_row = next(line for line in clusters.stdout.splitlines() if "aksmcp-sandbox (sandbox)" in line)
-    assert sandbox.url in sandbox_row and not sandbox_row.startswith("*")
-    listed = aksmcp("ls", "--context", "aksmcp-sandbox", "-o", "json", env=env)
+    server = yaml.safe_load(sandbox.kubeconfig_path.read_text())["clusters"][0]["cluster"]["server"]
+    assert server in sandbox_row and not sandbox_row.startswith("*")
+    listed = await aksmcp_async("ls", "--context", "aksmcp-sandbox", "-o", "json", env=env)
     assert listed.returncode == 0, listed.stderr
     assert ("cli-test", "listed") in {(i["namespace"], i["name"]) for i in json.loads(listed.stdout)["items"]}
 
     wrong = write_config(tmp_path / "wrong", "w", {"w": sandbox.url}, token="wrong-token")
-    result = aksmcp("ls", "--kubeconfig", wrong, env=env)
+    result = await aksmcp_async("ls", "--kubeconfig", wrong, env=env)
     assert result.returncode == 1 and "401 Unauthorized" in result.stderr and "Traceback" not in result.stderr

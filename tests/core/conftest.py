@@ -197,8 +197,8 @@ def exec_user() -> dict[str, Any]:
 
 class TcpProxy:
     """A real TCP proxy on 127.0.0.1 in front of an API server, to cut connections (a network drop)
-    and to hold new connections for a while (a client that was away long enough for its
-    resourceVersion to expire)."""
+    and to hold requests for a while (a client that was away long enough for its resourceVersion
+    to expire)."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -207,6 +207,8 @@ class TcpProxy:
         self.released.set()
         self.held = 0  # connections waiting for release()
         self.connections = 0  # accepted so far
+        self.refusing = False  # True: new connections are cut at once (the cluster is "down")
+        self.watch_requests = 0  # watch requests forwarded (connections are kept alive and reused)
         self._changed = asyncio.Condition()
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -236,32 +238,38 @@ class TcpProxy:
             writer.transport.abort()
         self._writers.clear()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool) -> None:
         try:
             while data := await reader.read(65536):
+                if upstream:
+                    self.watch_requests += data.count(b"watch=true")
+                    if not self.released.is_set():
+                        # Park the request: the client is "away" until release().
+                        self.held += 1
+                        await self._notify()
+                        await self.released.wait()
+                        self.held -= 1
                 writer.write(data)
                 await writer.drain()
+                await self._notify()
         except (ConnectionError, OSError):
             pass
         finally:
             writer.transport.abort()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
         self.connections += 1
-        if not self.released.is_set():
-            self.held += 1
-            await self._notify()
-            await self.released.wait()
-            self.held -= 1
+        if self.refusing:
+            writer.transport.abort()
+            return
+        self._writers.add(writer)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
             return
         self._writers.add(up_writer)
-        await self._notify()
-        for pipe in (self._pipe(reader, up_writer), self._pipe(up_reader, writer)):
+        for pipe in (self._pipe(reader, up_writer, upstream=True), self._pipe(up_reader, writer, upstream=False)):
             task = asyncio.create_task(pipe)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
