@@ -167,8 +167,13 @@ def run_ls(args: argparse.Namespace) -> int:
     try:
         context, kubeconfig = _resolve_context(args.context, args.kubeconfig)
         workloads = asyncio.run(_list(context, kubeconfig, args.namespace))
-    except (KubeconfigError, KubeProblem) as exc:
+    except KubeconfigError as exc:
         return _fail(str(exc))
+    except KubeProblem as exc:
+        hint = ""
+        if exc.kind == "forbidden" and not args.namespace:
+            hint = "; try one namespace you may read: aksmcp ls -n NAMESPACE"
+        return _fail(f"{exc}{hint}")
     if args.output == "json":
         print(json.dumps({"context": context, "items": [w.to_json() for w in workloads]}, indent=2))
         return 0

@@ -31,7 +31,10 @@ import aiohttp
 from aksmcp_tui.core.kubeconfig import Kubeconfig, KubeconfigError, load_kubeconfig
 
 DEFAULT_TIMEOUT = 20.0
-WATCH_TIMEOUT_SECONDS = 290
+# Below Azure Load Balancer's default 4-minute idle timeout: a watch on a quiet cluster ends (and is
+# resumed from its resourceVersion) before the LB can drop it silently, and the read timeout
+# (this + 30 s) notices a connection that died without a FIN.
+WATCH_TIMEOUT_SECONDS = 180
 EXEC_TIMEOUT = 120.0
 
 ProblemKind = str  # "unreachable" | "unauthorized" | "forbidden" | "not_found" | "credentials" | "timeout"

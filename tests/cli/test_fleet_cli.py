@@ -170,3 +170,51 @@ async def test_ls_and_clusters_against_the_sandbox(sandbox: Any, env: dict[str, 
     wrong = write_config(tmp_path / "wrong", "w", {"w": sandbox.url}, token="wrong-token")
     result = await aksmcp_async("ls", "--kubeconfig", wrong, env=env)
     assert result.returncode == 1 and "401 Unauthorized" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_ls_forbidden_all_namespaces_gives_a_hint(env: dict[str, str], tmp_path: Path) -> None:
+    """A user who may read one namespace only (RBAC): a tiny real HTTP API server on 127.0.0.1
+    answers 403 at cluster scope, as AKS does; `ls -n` works."""
+    from aiohttp import web
+
+    async def forbidden(request: web.Request) -> web.Response:
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "reason": "Forbidden",
+            "code": 403,
+            "message": 'deployments.apps is forbidden: User "dev" cannot list resource "deployments"',
+        }
+        return web.json_response(body, status=403)
+
+    async def empty(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []}
+        )
+
+    async def groups(request: web.Request) -> web.Response:
+        return web.json_response({"kind": "APIGroupList", "groups": []})
+
+    app = web.Application()
+    app.router.add_get("/apis", groups)
+    app.router.add_get("/apis/apps/v1/deployments", forbidden)
+    app.router.add_get("/api/v1/pods", forbidden)
+    app.router.add_get("/apis/apps/v1/namespaces/team/deployments", empty)
+    app.router.add_get("/api/v1/namespaces/team/pods", empty)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        config = write_config(tmp_path / "rbac", "rbac", {"rbac": f"http://127.0.0.1:{port}"})
+        result = await aksmcp_async("ls", "--kubeconfig", config, env=env)
+        assert result.returncode == 1
+        assert "not allowed to list deployments in all namespaces (403 Forbidden)" in result.stderr
+        assert "aksmcp ls -n NAMESPACE" in result.stderr and "Traceback" not in result.stderr
+        result = await aksmcp_async("ls", "--kubeconfig", config, "-n", "team", "-o", "json", env=env)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {"context": "rbac", "items": []}
+    finally:
+        await runner.cleanup()
