@@ -110,6 +110,13 @@ async def test_get_across_namespaces_and_describe(kubectl: Kubectl) -> None:
     assert "deployment.apps/viewer" in out and "pod/viewer-" in out
     _, out, _ = await kubectl.run("get", "ns")
     assert "kube-system" in out
+    # the server answers kubectl's Table requests, so the usual columns are there
+    _, out, _ = await kubectl.run("get", "pods")
+    header, row = out.splitlines()[:2]
+    assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert row.split()[1:3] == ["1/1", "Running"]
+    _, out, _ = await kubectl.run("get", "deploy", "viewer")
+    assert out.splitlines()[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     _, out, _ = await kubectl.run("get", "pods", "-l", "app in (viewer)", "-o", "name")
     assert out.strip().startswith("pod/viewer-")
     _, out, _ = await kubectl.run("get", "deploy", "viewer", "-o", "jsonpath={.status.availableReplicas}")

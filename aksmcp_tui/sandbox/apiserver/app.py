@@ -22,6 +22,7 @@ from aksmcp_tui.sandbox.apiserver.defaults import apply_defaults, cluster_ip_for
 from aksmcp_tui.sandbox.apiserver.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from aksmcp_tui.sandbox.apiserver.resources import Registry, ResourceType
 from aksmcp_tui.sandbox.apiserver.status import ApiError, status_body, status_response
+from aksmcp_tui.sandbox.apiserver.tables import table, wants_table
 from aksmcp_tui.sandbox.apiserver.validation import strict_decode, validate
 from aksmcp_tui.sandbox.selectors import SelectorError
 from aksmcp_tui.sandbox.store import (
@@ -228,7 +229,7 @@ class ApiServer:
             return await self._watch(request, rt, namespace, name)
         if sub is None:
             if method == "GET":
-                return self._get(rt, namespace, name)
+                return self._get(request, rt, namespace, name)
             if method == "PUT":
                 return await self._update(request, rt, namespace, name)
             if method == "PATCH":
@@ -430,8 +431,12 @@ class ApiServer:
             self.on_crd_change()
 
     # ---------------------------------------------------------------- verbs
-    def _get(self, rt: ResourceType, namespace: str | None, name: str) -> web.Response:
-        return _json_response(self._entry(rt, namespace, name).json)
+    def _get(self, request: web.Request, rt: ResourceType, namespace: str | None, name: str) -> web.Response:
+        entry = self._entry(rt, namespace, name)
+        if wants_table(request.headers.get("Accept", "")):
+            include = request.query.get("includeObject", "Metadata")
+            return _obj_response(table(rt, [entry.obj], entry.obj["metadata"]["resourceVersion"], include))
+        return _json_response(entry.json)
 
     def _list(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.Response:
         query = request.query
@@ -459,6 +464,10 @@ class ApiServer:
             entries = entries[start:end]
         elif start:
             entries = entries[start:]
+        if wants_table(request.headers.get("Accept", "")):
+            document = table(rt, [entry.obj for entry in entries], rv, query.get("includeObject", "Metadata"))
+            document["metadata"] = metadata
+            return _obj_response(document)
         head = dump_json({"kind": rt.list_kind, "apiVersion": rt.group_version, "metadata": metadata})
         text = head[:-1] + ',"items":[' + ",".join(entry.json for entry in entries) + "]}"
         return _json_response(text)
@@ -890,6 +899,8 @@ class ApiServer:
         bookmarks = _truthy(query.get("allowWatchBookmarks"))
         initial_events = _truthy(query.get("sendInitialEvents"))
         resource_version = query.get("resourceVersion")
+        as_table = rt if wants_table(request.headers.get("Accept", "")) else None
+        include = query.get("includeObject", "Metadata")
         if initial_events:
             resource_version = None
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
@@ -903,7 +914,7 @@ class ApiServer:
             return response
         deadline = time.monotonic() + timeout
         try:
-            lines = [self._event_line(event, matcher) for event in replay]
+            lines = [self._event_line(event, matcher, as_table, include) for event in replay]
             text = "".join(line for line in lines if line)
             if initial_events:
                 text += self._bookmark_line(rt, initial_end=True)
@@ -935,7 +946,7 @@ class ApiServer:
                         if event is None:  # fell too far behind: end the watch; the client relists
                             await response.write("".join(chunks).encode())
                             return response
-                        line = self._event_line(event, matcher)
+                        line = self._event_line(event, matcher, as_table, include)
                         if line:
                             chunks.append(line)
                     if chunks:
@@ -951,11 +962,16 @@ class ApiServer:
         return response
 
     @staticmethod
-    def _event_line(event: WatchEvent, matcher: Any) -> str:
+    def _event_line(
+        event: WatchEvent, matcher: Any, as_table: ResourceType | None = None, include: str = "Metadata"
+    ) -> str:
         filtered = filter_event(event, matcher)
         if filtered is None:
             return ""
         type_, entry = filtered
+        if as_table is not None:
+            one_row = table(as_table, [entry.obj], entry.obj["metadata"]["resourceVersion"], include)
+            return dump_json({"type": type_, "object": one_row}) + "\n"
         return '{"type":"' + type_ + '","object":' + entry.json + "}\n"
 
     def _bookmark_line(self, rt: ResourceType, initial_end: bool = False) -> str:
