@@ -10,7 +10,8 @@ Which workloads count as MCP servers (the one rule; the UI and `aksmcp ls` both 
    kmcp/kagent `kagent.dev`, ToolHive `toolhive.stacklok.dev`, the SIG's `mcp.x-k8s.io`
                                                                                 -> matched_by "crd:<group>"
    A Deployment owned by such a custom resource is shown once, as the custom resource's row (its
-   ready/desired and pods feed that row), not a second time as a Deployment.
+   ready/desired and pods feed that row), not a second time as a Deployment. The live watch
+   re-runs discovery every minute, so a CRD installed (or deleted) later joins (or leaves).
 
 Health (`Health`) of a Deployment, first match wins:
 - desired replicas 0                                           -> SCALED_DOWN
@@ -404,6 +405,16 @@ class FleetState:
                 metadata = item.get("metadata") or {}
                 self.crs[(group, str(metadata.get("namespace") or ""), str(metadata.get("name")))] = item
 
+    def set_crd_groups(self, groups: Iterable[str]) -> None:
+        """A CRD appeared or went away: re-decide which Deployments belong to a custom resource."""
+        self.crd_groups = tuple(groups)
+        self.crs = {k: v for k, v in self.crs.items() if k[0] in self.crd_groups}
+        self.crd_owned = {}
+        for key, item in self.deployments.items():
+            owner = mcp_crd_owner(item, self.crd_groups)
+            if owner:
+                self.crd_owned[(owner[0], key[0], owner[1])] = key
+
     def _put_deployment(self, item: dict[str, Any]) -> None:
         metadata = item.get("metadata") or {}
         key = (str(metadata.get("namespace") or ""), str(metadata.get("name")))
@@ -651,7 +662,17 @@ class _Failed:
     retrying_in: float
 
 
-_Message = _Relisted | _Event | _Failed
+@dataclass(frozen=True)
+class _SourceAdded:
+    source: _Source
+
+
+@dataclass(frozen=True)
+class _SourceGone:
+    source: str
+
+
+_Message = _Relisted | _Event | _Failed | _SourceAdded | _SourceGone
 
 
 def _backoff(failures: int, initial: float, maximum: float) -> float:
@@ -701,11 +722,30 @@ async def _run_source(
             if problem.kind == "gone":
                 need_list = True
                 continue
+            if problem.kind == "not_found" and not source.required and source.name != "pods":
+                await queue.put(_SourceGone(source.name))  # its CRD was deleted
+                return
             failures += 1
             delay = _backoff(failures, retry_initial, retry_max)
             await queue.put(_Failed(source.name, problem, delay))
             await asyncio.sleep(delay)
             need_list = True  # resume with a full picture; the relist also tells the UI it recovered
+
+
+async def _rediscover_crds(
+    kube: KubeContext, namespace: str | None, queue: asyncio.Queue[_Message], active: set[str], interval: float
+) -> None:
+    """MCPServer CRDs installed while we watch join the fleet (API discovery, cheap and always allowed)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            found = await discover_mcp_crds(kube)
+        except KubeProblem:
+            continue  # the Deployment watch reports cluster problems; nothing to add here
+        for group, (prefix, plural) in found.items():
+            if group not in active:
+                active.add(group)
+                await queue.put(_SourceAdded(_Source(group, _collection_path(prefix, plural, namespace), False)))
 
 
 async def watch_fleet(
@@ -715,9 +755,11 @@ async def watch_fleet(
     retry_initial: float = 1.0,
     retry_max: float = 30.0,
     watch_timeout: int = WATCH_TIMEOUT_SECONDS,
+    rediscover_interval: float = 60.0,
 ) -> AsyncIterator[FleetEvent]:
     """Live fleet events (see the module docstring). Never raises for cluster problems; stop it
-    with `aclose()` or by cancelling the consuming task."""
+    with `aclose()` or by cancelling the consuming task. MCPServer CRDs installed later are found
+    by API discovery every `rediscover_interval` seconds."""
     failures = 0
     while True:
         try:
@@ -728,15 +770,24 @@ async def watch_fleet(
             delay = _backoff(failures, retry_initial, retry_max)
             yield FleetProblem(problem, delay)
             await asyncio.sleep(delay)
-    state = FleetState(kube.name, [s.name for s in sources if s.name not in ("deployments", "pods")])
+    crd_groups = {s.name for s in sources if s.name not in ("deployments", "pods")}
+    state = FleetState(kube.name, crd_groups)
     queue: asyncio.Queue[_Message] = asyncio.Queue()
-    tasks = [
-        asyncio.create_task(
-            _run_source(kube, s, queue, retry_initial=retry_initial, retry_max=retry_max, watch_timeout=watch_timeout),
-            name=f"fleet-{kube.name}-{s.name}",
+
+    def start(source: _Source) -> asyncio.Task[None]:
+        return asyncio.create_task(
+            _run_source(
+                kube, source, queue, retry_initial=retry_initial, retry_max=retry_max, watch_timeout=watch_timeout
+            ),
+            name=f"fleet-{kube.name}-{source.name}",
         )
-        for s in sources
-    ]
+
+    tasks = [start(s) for s in sources]
+    tasks.append(
+        asyncio.create_task(
+            _rediscover_crds(kube, namespace, queue, crd_groups, rediscover_interval), name=f"fleet-{kube.name}-crds"
+        )
+    )
     waiting = {s.name for s in sources}  # the first snapshot waits for every source's first answer
     listed: set[str] = set()
     snapshot_sent = False
@@ -752,11 +803,20 @@ async def watch_fleet(
                 state.replace(message.source, message.items)
                 if snapshot_sent:
                     yield FleetSnapshot(state.rebuild())
-            else:
+            elif isinstance(message, _Event):
                 keys = state.apply(message.source, message.type, message.obj)
                 if snapshot_sent:
                     for change in state.update(keys):
                         yield change
+            elif isinstance(message, _SourceAdded):
+                state.set_crd_groups(crd_groups)
+                tasks.append(start(message.source))  # its first list brings a new snapshot
+            else:
+                crd_groups.discard(message.source)
+                waiting.discard(message.source)
+                state.set_crd_groups(crd_groups)
+                if snapshot_sent:
+                    yield FleetSnapshot(state.rebuild())
             if not snapshot_sent and not waiting and "deployments" in listed:
                 snapshot_sent = True
                 yield FleetSnapshot(state.rebuild())

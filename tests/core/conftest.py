@@ -121,7 +121,7 @@ if {fail!r}:
     sys.exit(1)
 expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds={lifetime})
 stamp = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
-status = {{"token": "tok-%d" % count, "expirationTimestamp": stamp}}
+status = {{"token": {token!r} or "tok-%d" % count, "expirationTimestamp": stamp}}
 print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", "status": status}}))
 """
 
@@ -132,10 +132,13 @@ class FakeKubelogin:
 
     bin_dir: Path
 
-    def install(self, *, lifetime: int = 3, fail: bool = False) -> None:
+    def install(self, *, lifetime: int = 3, fail: bool = False, token: str = "") -> None:
+        """token "": prints tok-1, tok-2, ... (one per run); else always that token."""
         script = self.bin_dir / "kubelogin"
         script.write_text(
-            FAKE_KUBELOGIN.format(python=sys.executable, state=str(self.state), lifetime=lifetime, fail=fail)
+            FAKE_KUBELOGIN.format(
+                python=sys.executable, state=str(self.state), lifetime=lifetime, fail=fail, token=token
+            )
         )
         script.chmod(0o755)
 

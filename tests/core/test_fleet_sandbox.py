@@ -328,30 +328,32 @@ CRD = {
 async def test_mcpserver_custom_resources_join_the_fleet(kube: KubeContext, official: Official) -> None:
     from aksmcp_tui.core.apply import apply_object
 
-    await apply_object(kube, CRD)
-    resource = {
-        "apiVersion": "kagent.dev/v1alpha1",
-        "kind": "MCPServer",
-        "metadata": {"name": "everything", "namespace": NS},
-        "spec": {"deployment": {"image": "ghcr.io/example/everything:1"}, "transportType": "stdio"},
-    }
-    deadline = time.monotonic() + 20
-    while True:  # the CRD's API appears asynchronously, as on a real cluster
-        try:
-            await apply_object(kube, resource)
-            break
-        except KubeProblem as exc:
-            assert exc.kind == "not_found" and time.monotonic() < deadline, exc
-            await asyncio.sleep(0.2)
-    rows = {w.key: w for w in await list_fleet(kube, NS)}
-    row = rows[(NS, "MCPServer (kagent.dev)", "everything")]
-    assert row.matched_by == "crd:kagent.dev" and row.image == "ghcr.io/example/everything:1"
-    assert row.health == Health.UNKNOWN
-
-    events = watch_fleet(kube, NS, retry_initial=0.2)
+    events = watch_fleet(kube, NS, retry_initial=0.2, rediscover_interval=0.3)
     mirror = Mirror(events)
+    kind = "MCPServer (kagent.dev)"
     try:
-        await mirror.until(lambda m: m.row("everything", "MCPServer (kagent.dev)") is not None)
+        await mirror.until(lambda m: any(isinstance(e, FleetSnapshot) for e in m.seen))
+        # the CRD arrives while we watch (as when kagent is installed into a running cluster)
+        await apply_object(kube, CRD)
+        resource = {
+            "apiVersion": "kagent.dev/v1alpha1",
+            "kind": "MCPServer",
+            "metadata": {"name": "everything", "namespace": NS},
+            "spec": {"deployment": {"image": "ghcr.io/example/everything:1"}, "transportType": "stdio"},
+        }
+        deadline = time.monotonic() + 20
+        while True:  # the CRD's API appears asynchronously, as on a real cluster
+            try:
+                await apply_object(kube, resource)
+                break
+            except KubeProblem as exc:
+                assert exc.kind == "not_found" and time.monotonic() < deadline, exc
+                await asyncio.sleep(0.2)
+        await mirror.until(lambda m: m.row("everything", kind) is not None)
+        row = mirror.row("everything", kind)
+        assert row is not None and row.matched_by == "crd:kagent.dev" and row.image == "ghcr.io/example/everything:1"
+        assert row.health == Health.UNKNOWN
+
         status = {"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Running"}]}}
         await kube.request(
             "PATCH",
@@ -359,9 +361,12 @@ async def test_mcpserver_custom_resources_join_the_fleet(kube: KubeContext, offi
             body=status,
             content_type="application/merge-patch+json",
         )
-        await mirror.until(
-            lambda m: (r := m.row("everything", "MCPServer (kagent.dev)")) is not None and r.health == Health.HEALTHY
-        )
+        await mirror.until(lambda m: (r := m.row("everything", kind)) is not None and r.health == Health.HEALTHY)
+        listed = {w.key: w for w in await list_fleet(kube, NS)}
+        assert listed[(NS, kind, "everything")].health == Health.HEALTHY
+
+        await kube.request("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/mcpservers.kagent.dev")
+        await mirror.until(lambda m: m.row("everything", kind) is None)
     finally:
         await events.aclose()
 
@@ -385,3 +390,33 @@ async def test_bootstrap_deploys_the_reference_server(kube: KubeContext) -> None
     deployment = await kube.get("/apis/apps/v1/namespaces/mcp-system/deployments/aksmcp-server")
     managers = {m.get("manager") for m in deployment["metadata"].get("managedFields") or []}
     assert "aksmcp" in managers
+
+
+async def test_exec_plugin_against_the_sandbox_refreshes_under_a_live_watch(
+    sandbox: Any, official: Official, fake_kubelogin: Any, tmp_path: Path
+) -> None:
+    """kubelogin (a fake on PATH that hands out the sandbox's token, valid 3 s) feeds a live watch:
+    the token is refreshed before it expires and the watch keeps delivering."""
+    fake_kubelogin.install(lifetime=3, token=sandbox.token)
+    doc = yaml.safe_load(sandbox.kubeconfig_path.read_text())
+    doc["users"][0]["user"] = {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "kubelogin", "args": ["get-token"]}
+    }
+    config = tmp_path / "exec-kubeconfig"
+    config.write_text(yaml.safe_dump(doc))
+    async with await KubeContext.open(None, str(config)) as kube:
+        events = watch_fleet(kube, NS, watch_timeout=1, retry_initial=0.2)
+        mirror = Mirror(events)
+        try:
+            await mirror.until(lambda m: any(isinstance(e, FleetSnapshot) for e in m.seen))
+            assert fake_kubelogin.invocations == 1
+            deadline = time.monotonic() + 20
+            while fake_kubelogin.invocations < 3:  # watches resume every second, each checks the token
+                assert time.monotonic() < deadline, "the token was not refreshed"
+                await kube.get("/api")
+                await asyncio.sleep(0.2)
+            await official.create(deployment_body("exec-seen", labels=MCP_LABELS))
+            await mirror.until(lambda m: m.row("exec-seen") is not None)
+        finally:
+            await events.aclose()
+    assert not any(isinstance(e, FleetProblem) for e in mirror.seen)
