@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from aksmcp_tui.sandbox.node.docker_runtime import DockerEngine
 from aksmcp_tui.sandbox.node.logs import DEFAULT_MAX_BYTES
 from aksmcp_tui.sandbox.node.logserve import serve_log
 from aksmcp_tui.sandbox.node.portforward import serve_portforward
@@ -50,6 +51,7 @@ class Node:
         backoff_max: float | None = None,
         stop_grace: float = 10.0,
         log_max_bytes: int = DEFAULT_MAX_BYTES,
+        runtime: str | None = None,
     ) -> None:
         self.store = store
         self.state_dir = Path(state_dir)
@@ -62,6 +64,12 @@ class Node:
         self.backoff_max = backoff_max
         self.stop_grace = stop_grace
         self.log_max_bytes = log_max_bytes
+        # "process" (default), "docker" (every pod in Docker), "auto" (Docker when reachable);
+        # a pod's annotation sandbox.aksmcp.dev/runtime overrides it.
+        self.runtime = runtime or os.environ.get("AKSMCP_SANDBOX_RUNTIME", "") or "process"
+        if self.runtime not in ("process", "docker", "auto"):
+            raise ValueError(f"runtime must be process, docker or auto, not {self.runtime!r}")
+        self.docker = DockerEngine()
         self.workers: dict[str, PodWorker] = {}
         self._watch_task: asyncio.Task[None] | None = None
         self._stopped = False
@@ -73,6 +81,9 @@ class Node:
             return
         self._stopped = False
         (self.state_dir / "pods").mkdir(parents=True, exist_ok=True)
+        if self.runtime == "auto":
+            self.runtime = "docker" if await self.docker.available() else "process"
+            log.info("sandbox node runtime: %s", self.runtime)
         started = asyncio.Event()
         self._watch_task = asyncio.create_task(self._watch(started), name="sandbox node")
         await started.wait()

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -23,6 +23,8 @@ class ProbeContext:
     env: dict[str, str]
     cwd: str | None
     rewrite: Callable[[str], str]
+    # Prepended to exec probe/hook commands: ["docker", "exec", <name>] in the Docker runtime.
+    exec_prefix: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -121,6 +123,7 @@ async def _exec(spec: dict[str, Any], ctx: ProbeContext, seconds: float) -> tupl
     argv = [ctx.rewrite(str(a)) for a in spec.get("command") or []]
     if not argv:
         return False, "exec probe has no command"
+    argv = ctx.exec_prefix + argv
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,

@@ -63,8 +63,13 @@ class ContainerProcess:
             await asyncio.wait_for(asyncio.gather(*self._readers, return_exceptions=True), 5)
         for reader in self._readers:
             reader.cancel()
+        with contextlib.suppress(Exception):
+            await self.after_exit()
         self.log.close()
         return code
+
+    async def after_exit(self) -> None:
+        """Runtime-specific clean-up once the process is gone."""
 
     @property
     def running(self) -> bool:

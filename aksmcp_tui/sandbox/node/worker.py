@@ -9,7 +9,8 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,15 @@ from aksmcp_tui.sandbox.node.catalog import (
     split_image,
 )
 from aksmcp_tui.sandbox.node.container import Backoff, ContainerRuntime
-from aksmcp_tui.sandbox.node.logs import LogDirectory
+from aksmcp_tui.sandbox.node.docker_runtime import (
+    RUNTIME_ANNOTATION,
+    DockerProcess,
+    container_name,
+    give_to_user,
+    run_argv,
+    write_env_file,
+)
+from aksmcp_tui.sandbox.node.logs import ContainerLog, LogDirectory
 from aksmcp_tui.sandbox.node.probes import ProbeContext, ProbeSettings, local_port, run_probe
 from aksmcp_tui.sandbox.node.process import ContainerProcess, exit_code, resolve_executable
 from aksmcp_tui.sandbox.store import NotFoundError, now_rfc3339
@@ -40,6 +49,13 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass
+class Launch:
+    """How to start one container attempt, whatever the runtime."""
+
+    start: Callable[[ContainerLog], Coroutine[Any, Any, ContainerProcess]]
 
 
 class PodWorker:
@@ -72,6 +88,7 @@ class PodWorker:
         self._task: asyncio.Task[None] | None = None
         self._terminate_task: asyncio.Task[None] | None = None
         self._starting: set[asyncio.Task[ContainerProcess]] = set()
+        self.used_docker = False
 
     def _runtime(self, spec: dict[str, Any], previous: dict[Any, dict[str, Any]]) -> ContainerRuntime:
         base, maximum = self.node.backoff_base, self.node.backoff_max
@@ -204,25 +221,45 @@ class PodWorker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.kill_now.wait(), seconds)
 
-    async def _attempt(self, c: ContainerRuntime, probes: bool) -> int | None:
-        """Start one attempt and wait for its end: the container exit code, or None if it could not
-        be created (image or config problem; back-off already waited)."""
+    async def _pull_failed(self, c: ContainerRuntime, error: Exception) -> None:
+        c.set_waiting("ErrImagePull", str(error))
+        await self.event("Pulling", f'Pulling image "{c.image}"')
+        await self.event("Failed", f'Failed to pull image "{c.image}": {error}', "Warning")
+        await self.event("Failed", "Error: ErrImagePull", "Warning")
+        await self.publish()
+        await self._sleep(c.pull_backoff.pull_delay())
+        if self.stopping:
+            return
+        c.set_waiting("ImagePullBackOff", f'Back-off pulling image "{c.image}": ErrImagePull: {error}')
+        await self.event("BackOff", f'Back-off pulling image "{c.image}"')
+        await self.event("Failed", "Error: ImagePullBackOff", "Warning")
+        await self.publish()
+        await self._sleep(c.pull_backoff.pull_delay())
+
+    async def _config_failed(self, c: ContainerRuntime, reason: str, error: Exception) -> None:
+        c.set_waiting(reason, str(error))
+        await self.event("Failed", f"Error: {error}", "Warning")
+        await self.publish()
+        await self._sleep(c.pull_backoff.pull_delay())
+
+    async def _start_error(self, c: ContainerRuntime, message: str) -> int:
+        c.set_terminated(128, "StartError", message)
+        await self.event("Failed", f"Error: failed to create containerd task: {message}", "Warning")
+        await self.publish()
+        return 128
+
+    def _begin_attempt(self, c: ContainerRuntime, container_id: str) -> None:
+        c.container_id = container_id
+        c.started_at = now_rfc3339()
+        c.started_monotonic = time.monotonic()  # the back-off measures from here, even for a StartError
+
+    async def _prepare_process(self, c: ContainerRuntime) -> Launch | int | None:
+        """How to start ``c`` as a local process; None if it cannot be created yet (image or config
+        problem, back-off already waited), an exit code if it failed to start."""
         try:
             resolved = resolve_image(self.node.state_dir, c.spec, self.ports)
         except ImageNotFound as error:
-            c.set_waiting("ErrImagePull", str(error))
-            await self.event("Pulling", f'Pulling image "{c.image}"')
-            await self.event("Failed", f'Failed to pull image "{c.image}": {error}', "Warning")
-            await self.event("Failed", "Error: ErrImagePull", "Warning")
-            await self.publish()
-            await self._sleep(c.pull_backoff.pull_delay())
-            if self.stopping:
-                return None
-            c.set_waiting("ImagePullBackOff", f'Back-off pulling image "{c.image}": ErrImagePull: {error}')
-            await self.event("BackOff", f'Back-off pulling image "{c.image}"')
-            await self.event("Failed", "Error: ImagePullBackOff", "Warning")
-            await self.publish()
-            await self._sleep(c.pull_backoff.pull_delay())
+            await self._pull_failed(c, error)
             return None
         c.pull_backoff.failures = 0
         c.image_id = resolved.image_id
@@ -233,10 +270,7 @@ class PodWorker:
         try:
             env = await podenv.build_env(self.store, self.pod, c.spec, base)
         except podenv.ContainerConfigError as error:
-            c.set_waiting("CreateContainerConfigError", str(error))
-            await self.event("Failed", f"Error: {error}", "Warning")
-            await self.publish()
-            await self._sleep(c.pull_backoff.pull_delay())
+            await self._config_failed(c, "CreateContainerConfigError", error)
             return None
         # The mount path rule applies to what the spec set, not to the node's own values (PATH, HOME).
         env = {k: v if base.get(k) == v else mounts.rewrite(v) for k, v in env.items()}
@@ -249,18 +283,88 @@ class PodWorker:
 
         await self.event("Pulled", f'Container image "{c.image}" already present on machine')
         executable = resolve_executable(argv[0], env.get("PATH", os.defpath), cwd) if argv else None
-        c.container_id = f"sandbox://{self.uid[:8]}-{c.name}-{c.restart_count}"
-        c.started_at = now_rfc3339()
-        c.started_monotonic = time.monotonic()  # the back-off measures from here, even for a StartError
+        self._begin_attempt(c, f"sandbox://{self.uid[:8]}-{c.name}-{c.restart_count}")
         if executable is None:
-            message = f'exec: "{argv[0] if argv else ""}": executable file not found in $PATH'
-            c.set_terminated(128, "StartError", message)
-            await self.event("Failed", f"Error: failed to create containerd task: {message}", "Warning")
-            await self.publish()
-            return 128
+            return await self._start_error(c, f'exec: "{argv[0] if argv else ""}": executable file not found in $PATH')
+        command = [executable, *argv[1:]]
+        return Launch(lambda log: ContainerProcess.start(command, env, cwd, log))
+
+    async def _prepare_docker(self, c: ContainerRuntime) -> Launch | int | None:
+        """How to start ``c`` as a Docker container (see docker_runtime.py)."""
+        engine = self.node.docker
+        if not await engine.available():
+            await self._config_failed(c, "CreateContainerError", RuntimeError("no Docker engine is reachable"))
+            return None
+        try:
+            c.image_id = "docker-pullable://" + await engine.ensure_image(c.image)
+        except LookupError as error:
+            await self._pull_failed(c, error)
+            return None
+        c.pull_backoff.failures = 0
+        try:
+            env = await podenv.build_env(self.store, self.pod, c.spec, {"HOSTNAME": self.name})
+        except podenv.ContainerConfigError as error:
+            await self._config_failed(c, "CreateContainerConfigError", error)
+            return None
+        bridge = await engine.has_bridge()
+        if not bridge:
+            env.update(self._port_env(c))
+            if split_image(c.image)[0] == SERVER_IMAGE_REPOSITORY and SERVER_CONTAINER_PORT in self.ports:
+                env.update({"AKSMCP_HOST": "127.0.0.1", "AKSMCP_PORT": str(self.ports[SERVER_CONTAINER_PORT])})
+        command = [podenv.expand(str(a), env) for a in c.spec.get("command") or []]
+        args = [podenv.expand(str(a), env) for a in c.spec.get("args") or []]
+        mounts: list[tuple[str, str, bool]] = []
+        for mount in c.spec.get("volumeMounts") or []:
+            host = self.volume_dirs.get(str(mount.get("name")))
+            if host is not None and str(mount.get("mountPath") or "").startswith("/"):
+                source = host / mount["subPath"] if mount.get("subPath") else host
+                mounts.append((str(source), str(mount["mountPath"]), bool(mount.get("readOnly"))))
+        pod_spec = self.pod.get("spec") or {}
+        security = {**(pod_spec.get("securityContext") or {}), **(c.spec.get("securityContext") or {})}
+        give_to_user(
+            [Path(m[0]) for m in mounts],
+            security.get("runAsUser"),
+            security.get("fsGroup") or security.get("runAsGroup"),
+        )
+        name = container_name(self.uid, c.name, c.restart_count)
+        env_file = self.dir / "containers" / c.name / "docker.env"
+        write_env_file(env_file, env)
+        own_ports = [p["containerPort"] for p in c.spec.get("ports") or [] if isinstance(p.get("containerPort"), int)]
+        cli_args = run_argv(
+            name=name,
+            uid=self.uid,
+            image=c.image,
+            spec=c.spec,
+            pod_spec=pod_spec,
+            env_file=env_file,
+            mounts=mounts,
+            ports=self.ports,
+            container_ports=own_ports,
+            bridge=bridge,
+            command=command,
+            args=args,
+        )
+        c.probe_ctx = ProbeContext(
+            self.ports, self.named_ports, dict(os.environ), None, str, exec_prefix=["docker", "exec", name]
+        )
+        self.used_docker = True
+        await self.event("Pulled", f'Container image "{c.image}" already present on machine')
+        self._begin_attempt(c, f"docker://{name}")
+        return Launch(lambda log: DockerProcess.start_container(cli_args, name, log))
+
+    def uses_docker(self) -> bool:
+        wanted = ((self.pod.get("metadata") or {}).get("annotations") or {}).get(RUNTIME_ANNOTATION)
+        return (wanted or self.node.runtime) == "docker"
+
+    async def _attempt(self, c: ContainerRuntime, probes: bool) -> int | None:
+        """Start one attempt and wait for its end: the container exit code, or None if it could not
+        be created (image or config problem; back-off already waited)."""
+        launch = await (self._prepare_docker(c) if self.uses_docker() else self._prepare_process(c))
+        if launch is None or isinstance(launch, int):
+            return launch
         c.log = c.logs.open_attempt(c.restart_count)
         await self.event("Created", f"Created container {c.name}")
-        starting = asyncio.create_task(ContainerProcess.start([executable, *argv[1:]], env, cwd, c.log))
+        starting = asyncio.create_task(launch.start(c.log))
         self._starting.add(starting)
         try:
             # shielded: if the worker is cancelled now, terminate() still finds and stops the process
@@ -460,6 +564,9 @@ class PodWorker:
         for c in self.init_containers + self.containers:
             if c.process is not None and c.process.running:
                 await c.process.terminate(0)
+        if self.used_docker:
+            with contextlib.suppress(Exception):
+                await self.node.docker.remove_pod_containers(self.uid)
         for ws in list(self.websockets):
             with contextlib.suppress(Exception):
                 await ws.close()
