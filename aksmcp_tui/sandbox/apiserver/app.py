@@ -135,6 +135,9 @@ class ApiServer:
         if not parts:
             return _obj_response({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/openapi/v3", "/version"]})
         head = parts[0]
+        is_resource = (head == "api" and len(parts) > 2) or (head == "apis" and len(parts) > 3)
+        if not is_resource and request.method not in ("GET", "HEAD"):
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if head in ("healthz", "livez", "readyz"):
             return web.Response(text="ok", content_type="text/plain")
         if head == "version" and len(parts) == 1:

@@ -3,6 +3,7 @@ fields a real cluster would fill in."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
@@ -83,6 +84,13 @@ def apply_defaults(kind: str, obj: dict[str, Any]) -> None:
         )
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")
+        # The API server folds write-only stringData into data (base64) and never stores it.
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:
+            data = obj.setdefault("data", {}) or {}
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            obj["data"] = data
 
 
 def cluster_ip_for(namespace: str, name: str) -> str:

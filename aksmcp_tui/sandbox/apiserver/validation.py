@@ -202,7 +202,22 @@ def strict_decode(rt: ResourceType, obj: dict[str, Any], prune: bool = True) -> 
     unknown: list[str] = []
     type_errors: list[str] = []
     check_types(obj, model, "", rt.kind, unknown, type_errors, prune)
+    if rt.kind == "Secret" and isinstance(obj.get("data"), dict):
+        for key, value in obj["data"].items():
+            if isinstance(value, str) and not _is_base64(value):
+                type_errors.append(f"illegal base64 data in Secret.data[{key}]")
     return unknown, type_errors
+
+
+def _is_base64(text: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 # --------------------------------------------------------------------- semantics
