@@ -14,13 +14,14 @@ import os
 import re
 import time
 
+import anyio
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.types import Message, Receive, Scope, Send
 
 from .auth import Authenticator, AuthFailure, challenge
 from .fastpath import ToolCallFastPath
-from .logs import request_id_var, write_access_line
+from .logs import ACCESS_FLUSH_SECONDS, flush_access_log, request_id_var, write_access_line
 from .metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
 from .security import origin_allowed
 
@@ -104,12 +105,15 @@ class AksmcpApp:
         if message["type"] != "lifespan.startup":
             return
         try:
-            async with self.session_manager.run():
+            async with self.session_manager.run(), anyio.create_task_group() as tasks:
+                tasks.start_soon(_flush_logs_periodically)
                 self.state.started = True
                 await send({"type": "lifespan.startup.complete"})
                 while (await receive())["type"] != "lifespan.shutdown":
                     pass
                 self.state.draining = True
+                tasks.cancel_scope.cancel()
+            flush_access_log()
         except Exception:
             logger.exception("lifespan failed")
             if not self.state.started:
@@ -234,3 +238,9 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+async def _flush_logs_periodically() -> None:
+    while True:
+        await anyio.sleep(ACCESS_FLUSH_SECONDS)
+        flush_access_log()

@@ -39,6 +39,8 @@ class JsonLinesFormatter(logging.Formatter):
 
 
 _access_stream: TextIO | None = None
+_access_dirty = False
+ACCESS_FLUSH_SECONDS = 0.2
 
 
 _second_cache: tuple[int, str] = (-1, "")
@@ -62,9 +64,19 @@ def write_access_line(fields: dict[str, Any]) -> None:
     stream = _access_stream
     if stream is None:
         return
+    global _access_dirty
     entry = {"ts": _utc_now(), "level": "info", "logger": "aksmcp_server.access", "msg": "request", **fields}
     stream.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
-    stream.flush()
+    # No flush per line (a write syscall per request); `flush_access_log` runs a few times a second
+    # and at shutdown.
+    _access_dirty = True
+
+
+def flush_access_log() -> None:
+    global _access_dirty
+    if _access_dirty and _access_stream is not None:
+        _access_dirty = False
+        _access_stream.flush()
 
 
 def configure_logging(level: str, stream: TextIO | None = None) -> None:
