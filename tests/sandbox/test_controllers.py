@@ -161,6 +161,13 @@ async def test_rollout_scale_and_template_change(sandbox: SandboxCluster, sandbo
         return names if len(names) == 2 and subsets[0].ports[0].port == 8080 else set()
 
     assert await eventually(endpoint_pods, what="endpoints") == {pod.metadata.name for pod in live}
+    slices = await client.DiscoveryV1Api(sandbox_api).list_namespaced_endpoint_slice(
+        "default", label_selector="kubernetes.io/service-name=web"
+    )
+    (endpoint_slice,) = slices.items
+    assert {e.target_ref.name for e in endpoint_slice.endpoints if e.conditions.ready} == {
+        p.metadata.name for p in live
+    }
 
 
 async def test_deleted_pod_is_replaced(sandbox: SandboxCluster, sandbox_api: Any) -> None:

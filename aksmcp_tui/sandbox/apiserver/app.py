@@ -110,7 +110,8 @@ class ApiServer:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
-        if request.path not in ("/healthz", "/livez", "/readyz"):
+        # Like a real cluster's system:public-info-viewer: health and version need no token.
+        if request.path.rstrip("/") not in ("/healthz", "/livez", "/readyz", "/version"):
             header = request.headers.get("Authorization", "")
             if not hmac.compare_digest(header.encode(), f"Bearer {self.token}".encode()):
                 return status_response(401, "Unauthorized", "Unauthorized")

@@ -93,6 +93,7 @@ def builtin_types() -> list[ResourceType]:
         ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ["pvc"], status=True),
         ResourceType("apps", "v1", "deployments", "Deployment", True, ["deploy"], ["all"], status=True, scale=True),
         ResourceType("apps", "v1", "replicasets", "ReplicaSet", True, ["rs"], ["all"], status=True, scale=True),
+        ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
         ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", True, ["ing"], status=True),
         ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ["netpol"]),
         ResourceType("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False),

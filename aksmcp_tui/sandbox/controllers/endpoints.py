@@ -1,4 +1,5 @@
-"""Endpoints controller: a Service's Endpoints list its selected pods, ready or not."""
+"""Endpoints controller: a Service's Endpoints (and its EndpointSlice, which kubectl 1.32's
+`describe service` reads) list its selected pods, ready or not."""
 
 from __future__ import annotations
 
@@ -62,6 +63,91 @@ class EndpointsController(Controller):
 
     def reconcile(self, key: Key) -> None:
         namespace, name = key
+        self._reconcile_endpoints(namespace, name)
+        self._reconcile_slice(namespace, name)
+
+    def _selected_pods(self, namespace: str, service: dict[str, Any]) -> list[dict[str, Any]]:
+        selector = (service.get("spec") or {}).get("selector") or {}
+        return [
+            e.obj
+            for e in self.store.list_entries("pods", namespace, label_selector=_selector_text(selector))[0]
+            if not e.obj["metadata"].get("deletionTimestamp")
+            and (e.obj.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            and (e.obj.get("status") or {}).get("podIP")
+        ]
+
+    def _reconcile_slice(self, namespace: str, name: str) -> None:
+        slice_name = f"{name}-sandbox"
+        service = self.store.peek("services", namespace, name)
+        if service is None or not (service.get("spec") or {}).get("selector"):
+            if self.store.peek("endpointslices", namespace, slice_name) is not None:
+                self.store.remove_now("endpointslices", namespace, slice_name)
+            return
+        pods = sorted(self._selected_pods(namespace, service), key=lambda p: p["metadata"]["name"])
+        endpoints = [
+            {
+                "addresses": [pod["status"]["podIP"]],
+                "conditions": {"ready": pod_ready(pod), "serving": pod_ready(pod), "terminating": False},
+                "nodeName": (pod.get("spec") or {}).get("nodeName", ""),
+                "targetRef": {
+                    "kind": "Pod",
+                    "namespace": namespace,
+                    "name": pod["metadata"]["name"],
+                    "uid": pod["metadata"].get("uid", ""),
+                },
+            }
+            for pod in pods
+        ]
+        ports = []
+        for service_port in (service.get("spec") or {}).get("ports") or []:
+            number = _target_port(service_port, pods)
+            if number is None:
+                continue
+            port: dict[str, Any] = {"port": number, "protocol": service_port.get("protocol", "TCP")}
+            port["name"] = service_port.get("name", "")
+            ports.append(port)
+        labels = {
+            "kubernetes.io/service-name": name,
+            "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+        }
+        body: dict[str, Any] = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": slice_name,
+                "namespace": namespace,
+                "labels": labels,
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "name": name,
+                        "uid": service["metadata"].get("uid", ""),
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "addressType": "IPv4",
+            "endpoints": endpoints,
+            "ports": ports,
+        }
+        if self.store.peek("endpointslices", namespace, slice_name) is None:
+            try:
+                self.store.create_now("endpointslices", body)
+            except AlreadyExistsError:
+                pass
+            return
+
+        def write(obj: dict[str, Any]) -> bool | None:
+            if obj.get("endpoints") == endpoints and obj.get("ports") == ports:
+                return False
+            obj["endpoints"], obj["ports"] = endpoints, ports
+            return None
+
+        self.store.mutate_now("endpointslices", namespace, slice_name, write)
+
+    def _reconcile_endpoints(self, namespace: str, name: str) -> None:
         service = self.store.peek("services", namespace, name)
         if service is None or service["metadata"].get("deletionTimestamp"):
             existing = self.store.peek("endpoints", namespace, name)
