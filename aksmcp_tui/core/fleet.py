@@ -47,7 +47,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from aksmcp_tui.core.kube import WATCH_TIMEOUT_SECONDS, KubeContext, KubeProblem
+from aksmcp_tui.core.kube import WATCH_TIMEOUT_SECONDS, KubeContext, KubeProblem, paused_gc
 
 MCP_COMPONENT_LABEL = "app.kubernetes.io/component"
 MCP_COMPONENT_VALUE = "mcp-server"
@@ -633,13 +633,14 @@ async def list_fleet(kube: KubeContext, namespace: str | None = None) -> list[Mc
     sources = await _sources(kube, namespace)
     results = await asyncio.gather(*(list_all(kube, s.path) for s in sources), return_exceptions=True)
     state = FleetState(kube.name, [s.name for s in sources if s.name not in ("deployments", "pods")])
-    for source, result in zip(sources, results, strict=True):
-        if isinstance(result, BaseException):
-            if source.required or not isinstance(result, KubeProblem):
-                raise result
-            continue
-        state.replace(source.name, result[0])
-    return list(state.rebuild())
+    with paused_gc():
+        for source, result in zip(sources, results, strict=True):
+            if isinstance(result, BaseException):
+                if source.required or not isinstance(result, KubeProblem):
+                    raise result
+                continue
+            state.replace(source.name, result[0])
+        return list(state.rebuild())
 
 
 @dataclass(frozen=True)
@@ -800,9 +801,11 @@ async def watch_fleet(
             elif isinstance(message, _Relisted):
                 waiting.discard(message.source)
                 listed.add(message.source)
-                state.replace(message.source, message.items)
-                if snapshot_sent:
-                    yield FleetSnapshot(state.rebuild())
+                with paused_gc():
+                    state.replace(message.source, message.items)
+                    snapshot = FleetSnapshot(state.rebuild()) if snapshot_sent else None
+                if snapshot is not None:
+                    yield snapshot
             elif isinstance(message, _Event):
                 keys = state.apply(message.source, message.type, message.obj)
                 if snapshot_sent:
@@ -819,7 +822,9 @@ async def watch_fleet(
                     yield FleetSnapshot(state.rebuild())
             if not snapshot_sent and not waiting and "deployments" in listed:
                 snapshot_sent = True
-                yield FleetSnapshot(state.rebuild())
+                with paused_gc():
+                    snapshot = FleetSnapshot(state.rebuild())
+                yield snapshot
     finally:
         for task in tasks:
             task.cancel()
