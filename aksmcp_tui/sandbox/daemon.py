@@ -33,7 +33,7 @@ def default_state_dir() -> Path:
 
 
 def _dir(state_dir: Path | str | None) -> Path:
-    return Path(state_dir) if state_dir is not None else default_state_dir()
+    return (Path(state_dir) if state_dir is not None else default_state_dir()).expanduser().absolute()
 
 
 def kubeconfig_path(state_dir: Path | str | None = None) -> Path:
@@ -56,10 +56,17 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _read_pid(directory: Path) -> int | None:
+    """The daemon's pid from the pid file, if that process is still a sandbox daemon (a stale
+    file whose pid now belongs to another process must never get that process signalled)."""
     try:
-        return int((directory / PID_FILE).read_text().strip())
+        pid = int((directory / PID_FILE).read_text().strip())
     except (OSError, ValueError):
         return None
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return pid if not Path("/proc/self").exists() and _pid_alive(pid) else None
+    return pid if b"aksmcp_tui.sandbox" in command and str(directory).encode() in command else None
 
 
 def _endpoint(directory: Path) -> dict[str, Any] | None:
