@@ -168,6 +168,7 @@ async def test_process_ignoring_sigterm_is_killed_after_the_grace_period(harness
     await harness.create(pod_manifest("stubborn", [python_container("c", code)], terminationGracePeriodSeconds=1))
     pod = await harness.wait_pod("stubborn", lambda p: container_status(p).get("ready") is True)
     pid = int(pod["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"])
+    await _wait_pid_settled(harness, "stubborn")
     await harness.store.delete("pods", "default", "stubborn")
     await harness.wait_gone("stubborn", within=20)
     assert not pid_alive(pid)
@@ -374,9 +375,10 @@ async def _wait_pid_settled(harness: NodeHarness, name: str) -> None:
     assert pid is not None
 
     def handler_installed() -> bool:
-        status = Path(f"/proc/{pid}/status").read_text()
-        caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
-        return bool(caught & (1 << (signal.SIGTERM - 1)))
+        # SIGTERM either caught (SigCgt) or ignored (SigIgn) by the process
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        masks = [int(line.split()[1], 16) for line in status if line.startswith(("SigCgt:", "SigIgn:"))]
+        return any(mask & (1 << (signal.SIGTERM - 1)) for mask in masks)
 
     await wait_for(handler_installed, what=f"SIGTERM handler in {pod['metadata']['name']}")
 
@@ -475,6 +477,7 @@ async def test_node_stop_during_a_long_deletion_still_kills_everything(tmp_path:
         await h.create(pod_manifest("slowpoke", [python_container("c", code)], terminationGracePeriodSeconds=600))
         pod = await h.wait_pod("slowpoke", lambda p: condition(p, "Ready"))
         pid = int(pod["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"])
+        await _wait_pid_settled(h, "slowpoke")
         await h.store.delete("pods", "default", "slowpoke")
         await wait_for(lambda: (w := h.node.worker_for(pod)) is not None and w.terminate_task is not None)
     # leaving the harness stopped the node within stop_grace, not the pod's 600 s
