@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import copy
+import itertools
 import json
 import logging
 import secrets
@@ -532,7 +533,7 @@ class Store:
         namespace = meta.get("namespace") or "default"
         timestamp = now_rfc3339()
         # Repeated identical events are counted on one object, as the real event recorder does.
-        for ns_name in reversed(list(self._event_order)[-50:]):
+        for ns_name in list(itertools.islice(reversed(self._event_order), 50)):
             existing = self._data.get("events", {}).get(ns_name[0], {}).get(ns_name[1])
             if existing is None or ns_name[0] != namespace:
                 continue
