@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -81,8 +82,9 @@ async def wait_until_ready(kube: KubeContext, namespace: str, name: str, within:
         version = str(current["metadata"].get("resourceVersion") or "")
         remaining = max(1, int(deadline - time.monotonic()))
         try:
-            async with asyncio.timeout(remaining):
-                async for event in kube.watch(path, query={"resourceVersion": version}, timeout_seconds=remaining):
+            stream = kube.watch(path, query={"resourceVersion": version}, timeout_seconds=remaining)
+            async with asyncio.timeout(remaining), contextlib.aclosing(stream):
+                async for event in stream:
                     obj = event.get("object") or {}
                     if (obj.get("metadata") or {}).get("name") != name:
                         continue

@@ -706,16 +706,17 @@ async def _run_source(
                 need_list = False
             started = time.monotonic()
             seen = 0
-            async for event in kube.watch(
-                source.path, query={"resourceVersion": resource_version}, timeout_seconds=watch_timeout
-            ):
-                obj = event.get("object") or {}
-                version = (obj.get("metadata") or {}).get("resourceVersion")
-                if version:
-                    resource_version = str(version)
-                seen += 1
-                if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
-                    await queue.put(_Event(source.name, str(event["type"]), obj))
+            stream = kube.watch(source.path, query={"resourceVersion": resource_version}, timeout_seconds=watch_timeout)
+            # aclosing: a cancelled watch closes its connection now, not whenever the GC finds it
+            async with contextlib.aclosing(stream):
+                async for event in stream:
+                    obj = event.get("object") or {}
+                    version = (obj.get("metadata") or {}).get("resourceVersion")
+                    if version:
+                        resource_version = str(version)
+                    seen += 1
+                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                        await queue.put(_Event(source.name, str(event["type"]), obj))
             failures = 0
             if seen == 0 and time.monotonic() - started < 1.0:
                 await asyncio.sleep(retry_initial)  # the stream closed at once: do not spin

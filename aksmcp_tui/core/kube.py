@@ -23,7 +23,7 @@ import json
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -494,7 +494,7 @@ class KubeContext:
 
     async def watch(
         self, path: str, *, query: Mapping[str, Any] | None = None, timeout_seconds: int = WATCH_TIMEOUT_SECONDS
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Raw watch events ({"type", "object"}) of a collection path. The server ends the stream
         after `timeout_seconds`; a dropped connection raises KubeProblem("unreachable"); an
         expired resourceVersion raises KubeProblem("gone") (whether sent as HTTP 410 or as an

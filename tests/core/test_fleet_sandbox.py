@@ -420,3 +420,21 @@ async def test_exec_plugin_against_the_sandbox_refreshes_under_a_live_watch(
         finally:
             await events.aclose()
     assert not any(isinstance(e, FleetProblem) for e in mirror.seen)
+
+
+async def test_apply_reports_missing_kinds_and_stops(kube: KubeContext, official: Official) -> None:
+    from aksmcp_tui.core.apply import Applied, ApplyFailed, apply_documents
+
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied", "namespace": NS}}
+    unknown = {"apiVersion": "toolhive.stacklok.dev/v1alpha1", "kind": "MCPServer", "metadata": {"name": "x"}}
+    after = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "never", "namespace": NS}}
+    events = [e async for e in apply_documents(kube, [config_map, unknown, after])]
+    assert isinstance(events[0], Applied) and events[0].created and events[0].namespace == NS
+    assert isinstance(events[1], ApplyFailed) and events[1].problem.kind == "not_found"
+    assert 'no matches for kind "MCPServer" in version "toolhive.stacklok.dev/v1alpha1"' in events[1].problem.message
+    assert len(events) == 2  # stopped at the first failure
+    again = [e async for e in apply_documents(kube, [{**config_map, "data": {"k": "v"}}])]
+    assert isinstance(again[0], Applied) and not again[0].created
+    stored = await official.core.read_namespaced_config_map("applied", NS)
+    assert stored.data == {"k": "v"}
+    assert "aksmcp" in {m.manager for m in stored.metadata.managed_fields or []}
