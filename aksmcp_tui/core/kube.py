@@ -26,6 +26,7 @@ import time
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -188,6 +189,31 @@ class ExecCredentialSource:
         # Refresh a little early, but never so early that a short-lived token is refetched every call.
         margin = min(60.0, max(remaining, 0.0) * 0.2)
         return now + remaining - margin
+
+
+class TokenFileSource:
+    """A kubeconfig `tokenFile`, re-read at most once a minute (off the event loop)."""
+
+    REREAD_SECONDS = 60.0
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._token = ""
+        self._read_at = float("-inf")
+
+    async def token(self) -> str:
+        if time.monotonic() - self._read_at >= self.REREAD_SECONDS:
+            try:
+                text = await asyncio.to_thread(self.path.read_text, encoding="utf-8")
+            except OSError as exc:
+                if not self._token:
+                    raise KubeProblem(
+                        "credentials", f"cannot read the token file {self.path}: {exc.strerror}"
+                    ) from None
+            else:
+                self._token = text.strip()
+            self._read_at = time.monotonic()
+        return self._token
 
 
 def _last_line(text: str) -> str:
@@ -378,6 +404,14 @@ class KubeContext:
 
             configuration.api_key["BearerToken"] = "pending"  # makes the client ask for auth (and the hook)
             configuration.refresh_api_key_hook = refresh_token
+        elif isinstance(user.get("tokenFile"), str) and not user.get("token"):
+            # Projected service-account / workload-identity tokens rotate on disk: re-read like kubectl.
+            token_file = TokenFileSource(Path(user["tokenFile"]))
+
+            async def reread_token(cfg: Any) -> None:
+                cfg.api_key["BearerToken"] = "Bearer " + await token_file.token()
+
+            configuration.refresh_api_key_hook = reread_token
         return cls(
             name,
             api_client,

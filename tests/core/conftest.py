@@ -22,6 +22,7 @@ class StubApi:
     url: str = ""
     accepted: set[str] = field(default_factory=set)  # bearer tokens; empty: accept any
     forbidden_namespaces: set[str] = field(default_factory=set)
+    forbidden_pods: bool = False
     seen_tokens: list[str] = field(default_factory=list)
     deployments: list[dict[str, Any]] = field(default_factory=list)
     stall: asyncio.Event = field(default_factory=asyncio.Event)  # set: requests to /stall hang
@@ -67,6 +68,8 @@ async def stub_api() -> AsyncIterator[StubApi]:
         )
 
     async def list_pods(request: web.Request) -> web.Response:
+        if api.forbidden_pods:
+            return status(403, "Forbidden", 'pods is forbidden: User "dev" cannot list resource "pods"')
         return web.json_response(
             {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"}, "items": []}
         )

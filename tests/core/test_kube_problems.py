@@ -144,3 +144,33 @@ async def test_open_errors_are_problems(tmp_path: Any, kubeconfig_for: Any) -> N
     broken.write_text("clusters: [")
     with pytest.raises(KubeProblem, match="not valid YAML"):
         await KubeContext.open(None, str(broken))
+
+
+async def test_forbidden_pods_still_give_a_fleet(stub_api: Any, kubeconfig_for: Any) -> None:
+    """Pods are only for health: without them the fleet still comes, with a problem saying why."""
+    stub_api.forbidden_pods = True
+    stub_api.deployments = [MCP_DEPLOYMENT]
+    async with await KubeContext.open(kubeconfig=kubeconfig_for(stub_api.url, {"token": "t"})) as kube:
+        assert [w.name for w in await list_fleet(kube)] == ["tools"]
+        events = watch_fleet(kube, retry_initial=5, retry_max=5)
+        first_two = [await asyncio.wait_for(anext(events), 10) for _ in range(2)]
+        await events.aclose()
+    problem = next(e for e in first_two if isinstance(e, FleetProblem))
+    snapshot = next(e for e in first_two if isinstance(e, FleetSnapshot))
+    assert problem.problem.kind == "forbidden" and "list pods" in problem.problem.message
+    assert [w.name for w in snapshot.workloads] == ["tools"]
+
+
+async def test_token_file_is_reread(
+    stub_api: Any, kubeconfig_for: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aksmcp_tui.core.kube import TokenFileSource
+
+    monkeypatch.setattr(TokenFileSource, "REREAD_SECONDS", 0.0)
+    token_file = tmp_path / "token"
+    token_file.write_text("first\n")
+    async with await KubeContext.open(kubeconfig=kubeconfig_for(stub_api.url, {"tokenFile": str(token_file)})) as kube:
+        await kube.get("/apis")
+        token_file.write_text("rotated\n")
+        await kube.get("/apis")
+    assert stub_api.seen_tokens == ["first", "rotated"]
