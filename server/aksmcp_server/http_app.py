@@ -73,6 +73,8 @@ class AksmcpApp:
         self.check_origin = check_origin
         self.max_body_bytes = max_body_bytes
         self.fast_path = fast_path
+        self._request_prefix = os.urandom(4).hex() + "-"
+        self._request_counter = 0
         self.access_log = logging.getLogger("aksmcp_server.access").isEnabledFor(logging.INFO)
         metrics.in_flight.set_function(lambda: state.in_flight_calls)
         metrics.draining.set_function(lambda: 1 if state.draining else 0)
@@ -125,7 +127,7 @@ class AksmcpApp:
         started = time.perf_counter()
         headers: dict[bytes, bytes] = dict(scope["headers"])
         supplied = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = supplied if _REQUEST_ID_RE.match(supplied) else os.urandom(8).hex()
+        request_id = supplied if supplied and _REQUEST_ID_RE.match(supplied) else self._next_request_id()
         rid_token = request_id_var.set(request_id)
         http_method: str = scope["method"]
         status = 0
@@ -197,6 +199,11 @@ class AksmcpApp:
                     }
                 )
             request_id_var.reset(rid_token)
+
+    def _next_request_id(self) -> str:
+        # Unique per process (random prefix) and cheap (no getrandom syscall per request); not a secret.
+        self._request_counter += 1
+        return f"{self._request_prefix}{self._request_counter:x}"
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         """The whole request body, or None once it exceeds the cap (the SDK's limit, applied early)."""

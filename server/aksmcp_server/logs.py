@@ -39,6 +39,19 @@ class JsonLinesFormatter(logging.Formatter):
 
 
 _access_stream: TextIO | None = None
+
+try:
+    import orjson
+
+    def _dump_line(entry: dict[str, Any]) -> str:
+        return orjson.dumps(entry, default=str, option=orjson.OPT_APPEND_NEWLINE).decode()
+
+except ImportError:  # pragma: no cover - orjson is optional
+
+    def _dump_line(entry: dict[str, Any]) -> str:
+        return json.dumps(entry, default=str, separators=(",", ":")) + "\n"
+
+
 _access_dirty = False
 ACCESS_FLUSH_SECONDS = 0.2
 
@@ -66,7 +79,7 @@ def write_access_line(fields: dict[str, Any]) -> None:
         return
     global _access_dirty
     entry = {"ts": _utc_now(), "level": "info", "logger": "aksmcp_server.access", "msg": "request", **fields}
-    stream.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
+    stream.write(_dump_line(entry))
     # No flush per line (a write syscall per request); `flush_access_log` runs a few times a second
     # and at shutdown.
     _access_dirty = True
