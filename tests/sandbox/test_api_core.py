@@ -241,3 +241,74 @@ async def test_list_pagination_with_limit_and_continue(sandbox_api: Any) -> None
         if not token:
             break
     assert seen == [f"page-{index}" for index in range(5)]
+
+
+async def test_typed_clients_read_back_every_kind_they_create(sandbox_api: Any) -> None:
+    """Objects must satisfy the official client's pydantic models (required fields included)."""
+    meta = {"name": "typed", "labels": {"app": "typed"}}
+    autoscaling = client.AutoscalingV2Api(sandbox_api)
+    policy = client.PolicyV1Api(sandbox_api)
+    networking = client.NetworkingV1Api(sandbox_api)
+    rbac = client.RbacAuthorizationV1Api(sandbox_api)
+    core = client.CoreV1Api(sandbox_api)
+    await autoscaling.create_namespaced_horizontal_pod_autoscaler(
+        "default",
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": meta,
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "x"}, "maxReplicas": 3},
+        },
+    )
+    hpa = await autoscaling.read_namespaced_horizontal_pod_autoscaler("typed", "default")
+    assert hpa.status.desired_replicas == 0
+    await policy.create_namespaced_pod_disruption_budget(
+        "default",
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": meta,
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "typed"}}},
+        },
+    )
+    assert (await policy.read_namespaced_pod_disruption_budget("typed", "default")).spec.min_available == 1
+    await networking.create_namespaced_network_policy(
+        "default",
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta, "spec": {"podSelector": {}}},
+    )
+    assert (await networking.list_namespaced_network_policy("default")).items[0].metadata.name == "typed"
+    await networking.create_namespaced_ingress(
+        "default", {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": {}}
+    )
+    assert (await networking.read_namespaced_ingress("typed", "default")).metadata.uid
+    await rbac.create_namespaced_role(
+        "default",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": meta,
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+        },
+    )
+    assert (await rbac.read_namespaced_role("typed", "default")).rules[0].verbs == ["get"]
+    secret = await core.create_namespaced_secret(
+        "default", {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": {"key": "value"}}
+    )
+    assert secret.data == {"key": "dmFsdWU="} and not secret.string_data
+    rs = await client.AppsV1Api(sandbox_api).create_namespaced_replica_set(
+        "default",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": meta,
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "typed"}},
+                "template": {
+                    "metadata": {"labels": {"app": "typed"}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox:1"}]},
+                },
+            },
+        },
+    )
+    assert rs.status.replicas == 0

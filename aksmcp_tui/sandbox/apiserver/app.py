@@ -23,7 +23,7 @@ from aksmcp_tui.sandbox.apiserver.patch import PatchError, json_merge_patch, jso
 from aksmcp_tui.sandbox.apiserver.resources import Registry, ResourceType
 from aksmcp_tui.sandbox.apiserver.status import ApiError, status_body, status_response
 from aksmcp_tui.sandbox.apiserver.tables import table, wants_table
-from aksmcp_tui.sandbox.apiserver.validation import strict_decode, validate
+from aksmcp_tui.sandbox.apiserver.validation import required_status_defaults, strict_decode, validate
 from aksmcp_tui.sandbox.selectors import SelectorError
 from aksmcp_tui.sandbox.store import (
     AlreadyExistsError,
@@ -403,7 +403,7 @@ class ApiServer:
     def _on_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         """Type-specific fields the API server fills in on create."""
         if rt.status and not rt.crd:
-            obj["status"] = {}
+            obj["status"] = required_status_defaults(rt)
         elif rt.crd and rt.status:
             obj.pop("status", None)
         apply_defaults(rt.kind if not rt.crd else "", obj)

@@ -209,6 +209,33 @@ def strict_decode(rt: ResourceType, obj: dict[str, Any], prune: bool = True) -> 
     return unknown, type_errors
 
 
+def required_status_defaults(rt: ResourceType) -> dict[str, Any]:
+    """Zero values of the status fields the Go types always serialise (non-omitempty), e.g.
+    ReplicaSet `replicas`, HPA `desiredReplicas`: typed clients (pydantic models) insist on them."""
+    if rt.crd:
+        return {}
+    model = model_for(rt.group_version, rt.kind)
+    field = getattr(model, "model_fields", {}).get("status") if model is not None else None
+    if field is None:
+        return {}
+    status_models = [alt for alt in _strip(field.annotation) if hasattr(alt, "attribute_map")]
+    if not status_models:
+        return {}
+    status_model = status_models[0]
+    zero = {int: 0, str: "", bool: False, float: 0.0}
+    result: dict[str, Any] = {}
+    for attr, info in status_model.model_fields.items():
+        if not info.is_required():
+            continue
+        kinds = _strip(info.annotation)
+        value = next((zero[kind] for kind in kinds if kind in zero), None)
+        if value is None and any(typing.get_origin(kind) in (list, typing.List) for kind in kinds):  # noqa: UP006
+            value = []
+        if value is not None:
+            result[status_model.attribute_map.get(attr, attr)] = value
+    return result
+
+
 def _is_base64(text: str) -> bool:
     import base64
     import binascii
