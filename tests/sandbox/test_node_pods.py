@@ -406,6 +406,8 @@ async def test_pods_run_again_after_the_node_restarts(tmp_path: Path) -> None:
         old_pid = int(first["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"])
         await h.node.stop()
         await wait_for(lambda: not pid_alive(old_pid), within=5, what="old process gone")
+        stale = h.node.state_dir / "pods" / "uid-of-a-pod-removed-while-the-node-was-down"
+        stale.mkdir()
         h.node = Node(h.store, h.node.state_dir, backoff_base=0.2)
         await h.node.start()
         pod = await h.wait_pod(
@@ -417,6 +419,8 @@ async def test_pods_run_again_after_the_node_restarts(tmp_path: Path) -> None:
         )
         assert container_status(pod)["restartCount"] == 1
         assert pid_alive(int(pod["metadata"]["annotations"]["sandbox.aksmcp.dev/pid-c"]))
+        assert not stale.exists()
+        assert (h.node.state_dir / "pods" / pod["metadata"]["uid"]).is_dir()
 
 
 HOST_CHECKING_SERVER = """

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,8 @@ class Node:
                 for uid, worker in list(self.workers.items()):
                     if uid not in seen:
                         await self._on_gone(worker)
+                if not started.is_set():
+                    self._forget_old_pod_dirs(seen)
                 started.set()
                 async for type_, pod in self.store.watch("pods", resource_version=rv):
                     if type_ == "DELETED":
@@ -184,6 +187,13 @@ class Node:
         task = asyncio.create_task(worker.terminate(0, remove=True))
         self._reaping.add(task)
         task.add_done_callback(self._reaping.discard)
+
+    def _forget_old_pod_dirs(self, live_uids: set[Any]) -> None:
+        """Volumes and logs of pods removed while no node ran (e.g. between `sandbox down` and `up`)."""
+        pods_dir = self.state_dir / "pods"
+        for entry in pods_dir.iterdir() if pods_dir.is_dir() else []:
+            if entry.is_dir() and entry.name not in live_uids:
+                shutil.rmtree(entry, ignore_errors=True)
 
     def forget(self, worker: PodWorker) -> None:
         if self.workers.get(worker.uid) is worker:
