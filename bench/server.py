@@ -64,6 +64,17 @@ class Cell:
     rps: float
     p50_ms: float
     p99_ms: float
+    server_cpu_us_per_call: float | None = None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (Linux), to report server CPU per call: less sensitive than req/s to
+    other load on a shared machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -276,24 +287,31 @@ def median_cell(runs: list[Cell]) -> Cell:
 
 
 def print_table(cells: list[Cell]) -> None:
-    print(f"{'era':7} {'tool':14} {'conc':>4} | {'server':12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>4}")
-    print("-" * 76)
+    header = f"{'era':7} {'tool':14} {'conc':>4} | {'server':12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+    print(f"{header} {'cpu us/call':>11} {'err':>4}")
+    print("-" * 90)
     for cell in cells:
+        cpu = f"{cell.server_cpu_us_per_call:>11.0f}" if cell.server_cpu_us_per_call is not None else f"{'-':>11}"
         print(
             f"{cell.era:7} {cell.tool:14} {cell.concurrency:>4} | {cell.server:12} {cell.rps:>8.1f} "
-            f"{cell.p50_ms:>8.2f} {cell.p99_ms:>8.2f} {cell.errors:>4}"
+            f"{cell.p50_ms:>8.2f} {cell.p99_ms:>8.2f} {cpu} {cell.errors:>4}"
         )
     print()
-    print(f"{'era':7} {'tool':14} {'conc':>4} | {'speed-up':>8} {'p99 ours/sdk':>12}")
+    print(f"{'era':7} {'tool':14} {'conc':>4} | {'req/s x':>8} {'p99 ms ours/sdk':>16} {'cpu/call sdk/ours':>18}")
     by_key = {(c.server, c.era, c.tool, c.concurrency): c for c in cells}
     for cell in cells:
         if cell.server != "aksmcp":
             continue
         plain = by_key.get(("sdk-default", cell.era, cell.tool, cell.concurrency))
         if plain:
+            efficiency = (
+                f"{plain.server_cpu_us_per_call / cell.server_cpu_us_per_call:>17.2f}x"
+                if plain.server_cpu_us_per_call and cell.server_cpu_us_per_call
+                else f"{'-':>18}"
+            )
             print(
                 f"{cell.era:7} {cell.tool:14} {cell.concurrency:>4} | {cell.rps / plain.rps:>7.2f}x "
-                f"{cell.p99_ms:>6.2f}/{plain.p99_ms:<6.2f}"
+                f"{cell.p99_ms:>7.2f}/{plain.p99_ms:<8.2f} {efficiency}"
             )
 
 
@@ -323,7 +341,12 @@ async def main_async(args: argparse.Namespace) -> None:
                         runs: dict[str, list[Cell]] = {name: [] for name in names}
                         for _ in range(args.repeat):
                             for name in names:
-                                runs[name].append(await run_cell(urls[name], name, era, tool, concurrency, total))
+                                cpu_before = cpu_seconds(procs[name].pid)
+                                cell = await run_cell(urls[name], name, era, tool, concurrency, total)
+                                cpu_after = cpu_seconds(procs[name].pid)
+                                if cpu_before is not None and cpu_after is not None:
+                                    cell.server_cpu_us_per_call = round((cpu_after - cpu_before) / total * 1e6, 1)
+                                runs[name].append(cell)
                         for name in names:
                             cell = median_cell(runs[name])
                             print(f"  {name} {era} {tool} c={concurrency}: {cell.rps} req/s", file=sys.stderr)

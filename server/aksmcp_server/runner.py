@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import signal
 import socket
 import sys
@@ -160,13 +161,18 @@ def run_stdio(settings: Settings) -> int:
     async def serve() -> None:
         async with anyio.create_task_group() as tg:
 
-            async def stop_on_signal() -> None:
+            async def exit_on_signal() -> None:
                 with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                    async for _ in signals:
-                        tg.cancel_scope.cancel()
-                        return
+                    async for signum in signals:
+                        # The SDK reads stdin in a worker thread that a cancellation cannot interrupt, so
+                        # a clean unwind would wait for the client's next line. Over stdio the client owns
+                        # the lifecycle (it closes stdin first, then signals), so exit now, status 0.
+                        logger.info("stopping", extra={"signal": signal.Signals(signum).name})
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                        os._exit(0)
 
-            tg.start_soon(stop_on_signal)
+            tg.start_soon(exit_on_signal)
             await server.run_stdio_async()
             tg.cancel_scope.cancel()
 

@@ -170,3 +170,24 @@ def test_stdio_keeps_stdout_for_the_protocol(tmp_path: Path) -> None:
     assert result.returncode == 0
     for line in result.stdout.splitlines():
         assert line.startswith(b'{"jsonrpc":"2.0"'), line
+
+
+def test_stdio_exits_0_on_sigterm_with_stdin_open(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aksmcp_server", "--transport", "stdio", "--workspace", str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=server_env(),
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n')
+        proc.stdin.flush()
+        assert proc.stdout.readline().startswith(b'{"jsonrpc":"2.0","id":1')  # up and answering
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
