@@ -65,6 +65,7 @@ async def exercise(client: Client[Any], workspace: Path, *, legacy: bool) -> Non
         await client.send_ping()
 
 
+@pytest.mark.filterwarnings("ignore:ping is removed")
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_http_both_eras(server: RunningServer, mode: str) -> None:
     async with Client(server.url, mode=mode) as client:
@@ -73,9 +74,13 @@ async def test_http_both_eras(server: RunningServer, mode: str) -> None:
         await exercise(client, server.workspace, legacy=mode == "legacy")
 
 
+@pytest.mark.filterwarnings("ignore:ping is removed")
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_http_stateful_mode(start_server: StartServer, mode: str) -> None:
-    server = start_server({"AKSMCP_STATEFUL": "true", "AKSMCP_SERVER_NAME": "stateful-one"})
+@pytest.mark.parametrize("json_response", ["true", "false"], ids=["json", "sse"])
+async def test_http_stateful_mode(start_server: StartServer, mode: str, json_response: str) -> None:
+    server = start_server(
+        {"AKSMCP_STATEFUL": "true", "AKSMCP_SERVER_NAME": "stateful-one", "AKSMCP_JSON_RESPONSE": json_response}
+    )
     async with Client(server.url, mode=mode) as client:
         assert client.server_info is not None and client.server_info.name == "stateful-one"
         await exercise(client, server.workspace, legacy=mode == "legacy")
@@ -91,6 +96,7 @@ async def test_http_with_api_key_header(apikey_server: RunningServer, mode: str)
         assert not result.is_error
 
 
+@pytest.mark.filterwarnings("ignore:ping is removed")
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_stdio_both_eras(workspace: Path, mode: str) -> None:
     params = StdioServerParameters(
