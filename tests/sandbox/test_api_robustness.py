@@ -35,6 +35,8 @@ BAD_REQUESTS: list[tuple[str, str, Any, dict[str, str]]] = [
     ("POST", CM, b"\xff\xfe\x00garbage", JSON),
     ("POST", CM, b"", JSON),
     ("POST", CM, b'{"metadata": {"name": "x"}}', {"Content-Type": "application/vnd.kubernetes.protobuf"}),
+    ("POST", CM, b"k8s\x00\x0a\xff\xff", {"Content-Type": "application/vnd.kubernetes.protobuf"}),
+    ("POST", CM, b"k8s\x00\x0a\x04\x0a\x02v1", {"Content-Type": "application/vnd.kubernetes.protobuf"}),
     ("PUT", CM + "/keep", b'{"metadata": {"name": "other"}}', JSON),
     ("PUT", CM + "/keep", b'{"metadata": {"name": "keep", "resourceVersion": "1"}, "data": {}}', JSON),
     ("PATCH", CM + "/keep", b'[{"op": "explode", "path": "/data"}]', JSONPATCH),

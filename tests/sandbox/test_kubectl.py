@@ -128,6 +128,36 @@ async def test_get_across_namespaces_and_describe(kubectl: Kubectl) -> None:
     assert code != 0 and 'deployments.apps "absent" not found' in err
 
 
+async def test_create_generators_send_protobuf_and_work(kubectl: Kubectl) -> None:
+    # kubectl's `create` generators send protobuf bodies; the sandbox decodes those kinds
+    await kubectl.run("create", "namespace", "generated")
+    await kubectl.run("-n", "generated", "create", "secret", "generic", "key", "--from-literal=api-key=s3cret")
+    await kubectl.run("-n", "generated", "create", "configmap", "settings", "--from-literal=a=1", "--from-literal=b=2")
+    await kubectl.run("-n", "generated", "create", "serviceaccount", "robot")
+    _, out, _ = await kubectl.run("-n", "generated", "get", "secret", "key", "-o", "jsonpath={.data.api-key}")
+    assert out == "czNjcmV0"
+    _, out, _ = await kubectl.run("-n", "generated", "get", "configmap", "settings", "-o", "jsonpath={.data}")
+    assert json.loads(out) == {"a": "1", "b": "2"}
+    command = [sys.executable, "-c", LOGGER]
+    await kubectl.run(
+        "-n",
+        "generated",
+        "create",
+        "deployment",
+        "gen",
+        "--image=python:3",
+        "--port=8080",
+        "--replicas=2",
+        "--",
+        *command,
+    )
+    _, out, _ = await kubectl.run("-n", "generated", "get", "deploy", "gen", "-o", "json")
+    spec = json.loads(out)["spec"]
+    assert spec["replicas"] == 2 and spec["selector"] == {"matchLabels": {"app": "gen"}}
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["command"] == command and container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+
+
 async def test_get_watch_streams_changes(kubectl: Kubectl) -> None:
     # (`kubectl create configmap` sends protobuf, which the sandbox does not decode: use apply -f)
     cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {}}}\ndata: {{a: '1'}}\n"

@@ -20,6 +20,8 @@ from aksmcp_tui.sandbox.apiserver import discovery
 from aksmcp_tui.sandbox.apiserver.apply import ApplyConflict, server_side_apply, track_update
 from aksmcp_tui.sandbox.apiserver.defaults import apply_defaults, cluster_ip_for
 from aksmcp_tui.sandbox.apiserver.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
+from aksmcp_tui.sandbox.apiserver.protobuf import ProtobufError
+from aksmcp_tui.sandbox.apiserver.protobuf import decode_object as decode_protobuf
 from aksmcp_tui.sandbox.apiserver.resources import Registry, ResourceType
 from aksmcp_tui.sandbox.apiserver.status import ApiError, status_body, status_response
 from aksmcp_tui.sandbox.apiserver.tables import table, wants_table
@@ -255,6 +257,14 @@ class ApiServer:
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY_BYTES}")
         content_type = request.content_type
+        if content_type == "application/vnd.kubernetes.protobuf":
+            # kubectl's `create namespace|configmap|secret|serviceaccount|deployment` send protobuf
+            try:
+                decoded = decode_protobuf(raw)
+            except (ProtobufError, UnicodeDecodeError, KeyError) as error:
+                raise ApiError(400, "BadRequest", f"unable to decode the protobuf body: {error}") from None
+            if decoded is not None:
+                return decoded
         if "protobuf" in content_type or "cbor" in content_type:
             raise ApiError(
                 415,
