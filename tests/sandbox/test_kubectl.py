@@ -235,3 +235,10 @@ async def test_no_matches_for_uninstalled_kind(kubectl: Kubectl) -> None:
     assert "widget.example.com/w created" in out
     _, out, _ = await kubectl.run("get", "widgets")
     assert "w" in out
+
+
+async def test_auth_can_i_and_whoami(kubectl: Kubectl) -> None:
+    _, out, _ = await kubectl.run("auth", "can-i", "create", "deployments", "-n", "default")
+    assert out.strip() == "yes"
+    _, out, _ = await kubectl.run("auth", "whoami")
+    assert "aksmcp-sandbox-admin" in out

@@ -221,6 +221,12 @@ class ApiServer:
             raise _no_resource()
         method = request.method
         query = request.query
+        if rt.review:
+            if name is not None or method != "POST":
+                raise ApiError(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                )
+            return await self._review(request, rt)
         if name is None:
             if method == "GET":
                 if watch_path or _truthy(query.get("watch")):
@@ -443,6 +449,29 @@ class ApiServer:
             self.registry.install_crd(obj)
         if self.on_crd_change is not None:
             self.on_crd_change()
+
+    async def _review(self, request: web.Request, rt: ResourceType) -> web.Response:
+        """The one sandbox token may do everything (no RBAC), as `kubectl auth can-i` will say."""
+        if "protobuf" in request.content_type:
+            body: Any = {}  # kubectl sends these as protobuf; the answer does not depend on the spec
+        else:
+            body = await self._read_body(request, rt)
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", f"the object provided is unrecognized (must be of type {rt.kind})")
+        body["apiVersion"], body["kind"] = rt.group_version, rt.kind
+        body.setdefault("metadata", {})["creationTimestamp"] = None
+        user = {"username": "aksmcp-sandbox-admin", "groups": ["system:masters", "system:authenticated"]}
+        if rt.kind == "SelfSubjectAccessReview":
+            body["status"] = {"allowed": True, "reason": "the aksmcp sandbox grants every request made with its token"}
+        elif rt.kind == "SelfSubjectRulesReview":
+            body["status"] = {
+                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                "incomplete": False,
+            }
+        else:
+            body["status"] = {"userInfo": user}
+        return _obj_response(body, 201)
 
     # ---------------------------------------------------------------- verbs
     def _get(self, request: web.Request, rt: ResourceType, namespace: str | None, name: str) -> web.Response:

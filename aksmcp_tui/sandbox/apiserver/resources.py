@@ -22,6 +22,8 @@ class ResourceType:
     scale: bool = False  # has a /scale subresource
     extra_subresources: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # name -> (kind, verbs)
     crd: bool = False
+    # create-only review kinds answered at once and never stored (SelfSubjectAccessReview, ...)
+    review: bool = False
     scale_paths: tuple[str, str, str | None] = (".spec.replicas", ".status.replicas", None)
 
     @property
@@ -48,7 +50,7 @@ class ResourceType:
             "singularName": self.kind.lower(),
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": ALL_VERBS,
+            "verbs": ["create"] if self.review else ALL_VERBS,
         }
         if self.short_names:
             main["shortNames"] = self.short_names
@@ -106,6 +108,11 @@ def builtin_types() -> list[ResourceType]:
         ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
         ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
                      ["crd", "crds"], status=True),
+        ResourceType("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
+                     review=True),
+        ResourceType("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False,
+                     review=True),
+        ResourceType("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False, review=True),
     ]  # fmt: skip
 
 
