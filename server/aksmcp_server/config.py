@@ -25,6 +25,26 @@ MIN_API_KEY_LENGTH = 16
 MIN_STATE_KEY_BYTES = 32
 
 
+ENV_HELP = """environment:
+  AKSMCP_TRANSPORT            http | stdio (default stdio)
+  AKSMCP_HOST, AKSMCP_PORT    bind address (127.0.0.1) and port (8080; 0 = any free port)
+  AKSMCP_WORKSPACE            directory the file tool is confined to (default: current directory)
+  AKSMCP_AUTH_MODE            none | apikey | entra ("none" only on a loopback bind)
+  AKSMCP_API_KEY_FILE         file holding the API key (or AKSMCP_API_KEY); Bearer or X-API-Key
+  AKSMCP_ENTRA_TENANT_ID      Entra tenant; with AKSMCP_ENTRA_AUDIENCE (comma list)
+  AKSMCP_ENTRA_ISSUER, AKSMCP_ENTRA_JWKS_URL   overrides (tests, sovereign clouds)
+  AKSMCP_ALLOWED_HOSTS        extra Host values for /mcp (Service/Ingress names; * = no Host check)
+  AKSMCP_ALLOWED_ORIGINS      extra browser Origins
+  AKSMCP_ALLOWED_COMMANDS     executables execute_command may run (empty = tool disabled)
+  AKSMCP_STATEFUL             true = 2025-11-25 sessions (needs session affinity); default false
+  AKSMCP_STATE_KEY_FILE       shared key (>= 32 bytes) for sealed request state across replicas
+  AKSMCP_SERVER_NAME          server name, identical on every replica (default aksmcp-server)
+  AKSMCP_GRACE_SECONDS        drain time on SIGTERM (default 25)
+  AKSMCP_LOG_LEVEL            DEBUG | INFO | WARNING | ERROR
+  AKSMCP_MAX_BODY_BYTES, AKSMCP_JSON_RESPONSE, AKSMCP_FAST_PATH, AKSMCP_COMMAND_TIMEOUT_SECONDS
+"""
+
+
 class ConfigError(Exception):
     """A setting is missing, malformed or unsafe; the message says which and how to fix it."""
 
@@ -183,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aksmcp-server",
         description="MCP server (Streamable HTTP at /mcp, or stdio) with safe reference tools, "
         "health, metrics and auth. Flags override AKSMCP_* environment variables.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=ENV_HELP,
     )
     parser.add_argument("--transport", choices=["stdio", "http"], help="protocol transport (env AKSMCP_TRANSPORT)")
     parser.add_argument("--host", help="bind address for http (env AKSMCP_HOST, default 127.0.0.1)")

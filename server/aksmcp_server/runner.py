@@ -57,12 +57,15 @@ class DrainingServer(uvicorn.Server):
             return True
         if not self.state.draining:
             return False
-        if self.state.in_flight_calls == 0:
-            return True
-        if time.monotonic() >= self.drain_deadline:
+        remaining = self.drain_deadline - time.monotonic()
+        if self.state.in_flight_calls > 0 and remaining > 0:
+            return False
+        if self.state.in_flight_calls > 0:
             logger.warning("grace period over", extra={"in_flight": self.state.in_flight_calls})
-            return True
-        return False
+        # uvicorn's own wait for open connections (e.g. legacy GET streams) gets only what is left of the
+        # grace period, so the whole shutdown stays within AKSMCP_GRACE_SECONDS (+1 s).
+        self.config.timeout_graceful_shutdown = max(1, int(remaining))
+        return True
 
 
 def build_http_app(settings: Settings) -> tuple[AksmcpApp, MCPServer[Any], ServingState]:
