@@ -218,3 +218,22 @@ async def test_deleting_a_deployment_collects_its_replica_sets_and_pods(
         return not sets and not pods
 
     await eventually(collected, what="garbage collection")
+
+
+async def test_foreground_deletion_waits_for_dependents(sandbox: SandboxCluster, sandbox_api: Any) -> None:
+    apps = client.AppsV1Api(sandbox_api)
+    core = client.CoreV1Api(sandbox_api)
+    await apps.create_namespaced_deployment("default", web_deployment("fg", 1))
+    await eventually(lambda: available(apps, "fg", 1), what="fg available")
+    await apps.delete_namespaced_deployment("fg", "default", propagation_policy="Foreground")
+    deleting = await apps.read_namespaced_deployment("fg", "default")
+    assert deleting.metadata.deletion_timestamp is not None
+    assert "foregroundDeletion" in deleting.metadata.finalizers
+
+    async def all_gone() -> bool:
+        deployments = (await apps.list_namespaced_deployment("default", field_selector="metadata.name=fg")).items
+        pods = (await core.list_namespaced_pod("default", label_selector="app=fg")).items
+        sets = (await apps.list_namespaced_replica_set("default", label_selector="app=fg")).items
+        return not deployments and not pods and not sets
+
+    await eventually(all_gone, what="foreground deletion")

@@ -738,6 +738,16 @@ class ApiServer:
                 raise ApiError(400, "BadRequest", "gracePeriodSeconds must be an integer") from None
         if options.get("propagationPolicy") == "Orphan":
             self._orphan_dependents(meta.get("uid", ""), namespace)
+        if options.get("propagationPolicy") == "Foreground" and rt.kind not in ("Pod", "Namespace"):
+            # The garbage collector deletes the dependents first, then drops this finalizer.
+            def add_finalizer(obj: dict[str, Any]) -> bool | None:
+                finalizers = obj["metadata"].setdefault("finalizers", [])
+                if "foregroundDeletion" in finalizers:
+                    return False
+                finalizers.append("foregroundDeletion")
+                return None
+
+            self.store.mutate_now(rt.store_key, namespace, name, add_finalizer)
         entry = self.store.delete_now(rt.store_key, namespace, name, grace)
         if self.store.peek(rt.store_key, namespace, name) is None:
             self._after_write(rt, old.obj, deleted=True)
