@@ -45,6 +45,10 @@ class Authenticator(Protocol):
 
     async def authenticate(self, headers: dict[bytes, bytes]) -> AuthenticatedUser | AuthFailure: ...
 
+    def resource_metadata(self, headers: dict[bytes, bytes]) -> dict[str, Any] | None:
+        """RFC 9728 protected-resource metadata, for authenticators backed by an OAuth server."""
+        ...
+
 
 def _bearer(headers: dict[bytes, bytes]) -> str | None:
     raw = headers.get(b"authorization")
@@ -63,6 +67,11 @@ class ApiKeyAuthenticator:
         self._key = key.encode("utf-8")
         # Identity for session binding: a digest, so the key itself never sits in a session table or a log.
         self._client_id = "apikey:" + hashlib.sha256(self._key).hexdigest()[:12]
+
+    def resource_metadata(self, headers: dict[bytes, bytes]) -> dict[str, Any] | None:
+        # A static key has no authorization server to advertise; advertising one would send OAuth-capable
+        # clients into a login flow instead of using their configured header.
+        return None
 
     async def authenticate(self, headers: dict[bytes, bytes]) -> AuthenticatedUser | AuthFailure:
         presented = headers.get(b"x-api-key")
@@ -132,6 +141,30 @@ class EntraAuthenticator:
         self.settings = settings
         self.jwks = JwksCache(settings.jwks_url, settings.jwks_cache_seconds, settings.jwks_min_refresh_seconds)
 
+    def resource_url(self, headers: dict[bytes, bytes]) -> str:
+        if self.settings.resource_url:
+            return self.settings.resource_url
+        # Behind an Ingress the scheme the client used arrives as X-Forwarded-Proto.
+        scheme = headers.get(b"x-forwarded-proto", b"http").decode("latin-1").split(",")[0].strip()
+        host = headers.get(b"host", b"localhost").decode("latin-1")
+        return f"{'https' if scheme == 'https' else 'http'}://{host}/mcp"
+
+    def metadata_url(self, headers: dict[bytes, bytes]) -> str:
+        resource = self.resource_url(headers)
+        scheme, _, rest = resource.partition("://")
+        authority, _, path = rest.partition("/")
+        return f"{scheme}://{authority}/.well-known/oauth-protected-resource/{path}".rstrip("/")
+
+    def resource_metadata(self, headers: dict[bytes, bytes]) -> dict[str, Any] | None:
+        document: dict[str, Any] = {
+            "resource": self.resource_url(headers),
+            "authorization_servers": [self.settings.issuers[0]],
+            "bearer_methods_supported": ["header"],
+        }
+        if self.settings.scopes:
+            document["scopes_supported"] = list(self.settings.scopes)
+        return document
+
     async def authenticate(self, headers: dict[bytes, bytes]) -> AuthenticatedUser | AuthFailure:
         token = _bearer(headers)
         if token is None:
@@ -185,6 +218,9 @@ class EntraAuthenticator:
         )
 
 
-def challenge(authenticator: Authenticator, failure: AuthFailure) -> str:
+def challenge(authenticator: Authenticator, failure: AuthFailure, headers: dict[bytes, bytes]) -> str:
     description = failure.description.replace('"', "'")
-    return f'{authenticator.scheme_hint}, error="{failure.error}", error_description="{description}"'
+    value = f'{authenticator.scheme_hint}, error="{failure.error}", error_description="{description}"'
+    if isinstance(authenticator, EntraAuthenticator):
+        value += f', resource_metadata="{authenticator.metadata_url(headers)}"'
+    return value

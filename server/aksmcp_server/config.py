@@ -33,6 +33,7 @@ ENV_HELP = """environment:
   AKSMCP_API_KEY_FILE         file holding the API key (or AKSMCP_API_KEY); Bearer or X-API-Key
   AKSMCP_ENTRA_TENANT_ID      Entra tenant; with AKSMCP_ENTRA_AUDIENCE (comma list)
   AKSMCP_ENTRA_ISSUER, AKSMCP_ENTRA_JWKS_URL   overrides (tests, sovereign clouds)
+  AKSMCP_RESOURCE_URL, AKSMCP_ENTRA_SCOPES     public /mcp URL and scopes for the OAuth metadata
   AKSMCP_ALLOWED_HOSTS        extra Host values for /mcp (Service/Ingress names; * = no Host check)
   AKSMCP_ALLOWED_ORIGINS      extra browser Origins
   AKSMCP_ALLOWED_COMMANDS     executables execute_command may run (empty = tool disabled)
@@ -59,6 +60,9 @@ class EntraSettings:
     # must not turn into a flood of requests to the tenant).
     jwks_min_refresh_seconds: float = 30.0
     jwks_cache_seconds: float = 3600.0
+    # Public URL of /mcp for the OAuth protected-resource metadata; derived from the request when unset.
+    resource_url: str | None = None
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,8 @@ def _load_entra(env: Mapping[str, str]) -> EntraSettings:
         jwks_cache_seconds=_parse_number(
             "AKSMCP_ENTRA_JWKS_CACHE_SECONDS", env.get("AKSMCP_ENTRA_JWKS_CACHE_SECONDS"), 3600.0
         ),
+        resource_url=env.get("AKSMCP_RESOURCE_URL", "").strip().rstrip("/") or None,
+        scopes=_split_list(env.get("AKSMCP_ENTRA_SCOPES")),
     )
 
 

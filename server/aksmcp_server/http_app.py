@@ -28,6 +28,7 @@ from .security import origin_allowed
 logger = logging.getLogger("aksmcp_server.http")
 
 MCP_PATHS = frozenset({"/mcp", "/mcp/"})
+PRM_PREFIX = "/.well-known/oauth-protected-resource"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _JSON = [(b"content-type", b"application/json")]
 
@@ -95,6 +96,12 @@ class AksmcpApp:
                 else:
                     status = "draining" if self.state.draining else "starting"
                     await _respond(send, 503, json.dumps({"status": status}).encode())
+            elif path.startswith(PRM_PREFIX) and self.authenticator is not None:
+                document = self.authenticator.resource_metadata(dict(scope["headers"]))
+                if document is None:
+                    await _respond(send, 404, b'{"error":"not found"}')
+                else:
+                    await _respond(send, 200, json.dumps(document).encode())
             elif path == "/metrics":
                 await _respond(send, 200, self.metrics.render(), [(b"content-type", CONTENT_TYPE_LATEST.encode())])
             else:
@@ -159,7 +166,7 @@ class AksmcpApp:
             if self.authenticator is not None:
                 outcome = await self.authenticator.authenticate(headers)
                 if isinstance(outcome, AuthFailure):
-                    await self._unauthorized(send_observed, outcome)
+                    await self._unauthorized(send_observed, outcome, headers)
                     return
                 scope["user"] = outcome
                 user_token = auth_context_var.set(outcome)
@@ -222,14 +229,17 @@ class AksmcpApp:
                 break
         return b"".join(chunks)
 
-    async def _unauthorized(self, send: Send, failure: AuthFailure) -> None:
+    async def _unauthorized(self, send: Send, failure: AuthFailure, headers: dict[bytes, bytes]) -> None:
         assert self.authenticator is not None
         body = json.dumps({"error": failure.error, "error_description": failure.description}).encode()
         await _respond(
             send,
             401,
             body,
-            [*_JSON, (b"www-authenticate", challenge(self.authenticator, failure).encode("latin-1", "replace"))],
+            [
+                *_JSON,
+                (b"www-authenticate", challenge(self.authenticator, failure, headers).encode("latin-1", "replace")),
+            ],
         )
 
 

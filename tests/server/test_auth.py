@@ -277,3 +277,28 @@ def test_entra_without_audience_refuses_to_start(start_server: StartServer, tmp_
         time.sleep(0.05)
     assert "AKSMCP_ENTRA_AUDIENCE" in "".join(server.lines)
     assert "Traceback" not in "".join(server.lines)
+
+
+async def test_entra_protected_resource_metadata(entra_server: RunningServer) -> None:
+    async with httpx2.AsyncClient() as http:
+        refused = await _post(entra_server, {})
+        challenge = refused.headers["www-authenticate"]
+        expected = f"http://127.0.0.1:{entra_server.port}/.well-known/oauth-protected-resource/mcp"
+        assert f'resource_metadata="{expected}"' in challenge
+        document = (await http.get(expected)).json()
+        assert document["resource"] == f"http://127.0.0.1:{entra_server.port}/mcp"
+        assert document["authorization_servers"] == [ISSUER]
+        assert document["bearer_methods_supported"] == ["header"]
+        behind_ingress = await http.get(
+            f"{entra_server.base}/.well-known/oauth-protected-resource",
+            headers={"host": "mcp.example.com", "x-forwarded-proto": "https"},
+        )
+        assert behind_ingress.json()["resource"] == "https://mcp.example.com/mcp"
+
+
+async def test_api_key_mode_advertises_no_oauth(apikey_server: RunningServer) -> None:
+    async with httpx2.AsyncClient() as http:
+        missing = await http.get(f"{apikey_server.base}/.well-known/oauth-protected-resource/mcp")
+        assert missing.status_code == 404
+        refused = await _post(apikey_server, {})
+        assert "resource_metadata" not in refused.headers["www-authenticate"]
