@@ -97,11 +97,18 @@ def _prepare(args: argparse.Namespace) -> tuple[str | None, str | None, Path | N
 
 
 def running_sandbox_kubeconfig() -> Path | None:
-    """The kubeconfig of a sandbox the daemon is running, if any (shown in the cluster tree)."""
-    from aksmcp_tui.core.paths import sandbox_kubeconfig_path
+    """The kubeconfig of a sandbox the daemon is running, if any (shown in the cluster tree).
+    A left-over kubeconfig of a stopped sandbox is not offered."""
+    from aksmcp_tui.sandbox.daemon import status
 
-    path = sandbox_kubeconfig_path()
-    return path if path.is_file() else None
+    try:
+        state = status()
+    except Exception:  # a broken state dir must not stop the dashboard from opening
+        return None
+    kubeconfig = state.get("kubeconfig")
+    if state.get("running") and kubeconfig and Path(kubeconfig).is_file():
+        return Path(kubeconfig)
+    return None
 
 
 def start_sandbox_with_reference_server() -> Path:

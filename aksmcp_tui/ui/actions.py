@@ -17,14 +17,25 @@ class UiAction:
     help: str
     show: bool = True
     later: bool = False  # bound now, works in a later release
+    # Priority bindings run in the App's own key handling, before the next key is dispatched, so keys
+    # typed right after ":" or "/" land in the prompt they open (type-ahead), not in the table.
+    priority: bool = False
 
 
 LATER = "arrives in a later release"
 
 MAIN_ACTIONS: tuple[UiAction, ...] = (
     UiAction("open_details", "enter", "enter", "Details", "Show details", "Pods, conditions, events and services"),
-    UiAction("command_line", "colon", ":", "Command", "Command line", ":ctx NAME, :ns NAME|all, :deploy, :help"),
-    UiAction("filter", "slash", "/", "Filter", "Filter deployments", "Filter as you type; esc clears"),
+    UiAction(
+        "command_line",
+        "colon",
+        ":",
+        "Command",
+        "Command line",
+        ":ctx NAME, :ns NAME|all, :deploy, :help",
+        priority=True,
+    ),
+    UiAction("filter", "slash", "/", "Filter", "Filter deployments", "Filter as you type; esc clears", priority=True),
     UiAction("retry", "r", "r", "Refresh", "Refresh / retry", "Reconnect and list again"),
     UiAction("focus_clusters", "t", "t", "Clusters", "Focus cluster tree", "Move the focus to the cluster tree"),
     UiAction("later('Logs')", "l", "l", "Logs", "Logs", f"Follow the pods' logs ({LATER})", later=True),
@@ -47,4 +58,7 @@ DETAILS_ACTIONS: tuple[UiAction, ...] = (
 
 
 def bindings_for(actions: tuple[UiAction, ...]) -> list[Binding]:
-    return [Binding(item.keys, item.action, item.short, show=item.show, key_display=item.display) for item in actions]
+    return [
+        Binding(item.keys, item.action, item.short, show=item.show, key_display=item.display, priority=item.priority)
+        for item in actions
+    ]

@@ -256,3 +256,31 @@ async def test_mouse_clicks_tree_nodes_and_rows(tmp_path: Path, seeded_sandbox: 
         await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), "details from a double click")
         screen = app.screen
         assert isinstance(screen, DetailsScreen) and screen.workload.name == "gamma-mcp"
+
+
+async def test_keys_typed_right_after_colon_or_slash_land_in_the_prompt(
+    tmp_path: Path, seeded_sandbox: SeededSandbox
+) -> None:
+    """Type-ahead, as in a real terminal where ":ns team-b⏎" arrives in one read: no key may go to the table."""
+    from textual import events
+
+    app = _app(tmp_path, seeded_sandbox)
+    names = {" ": "space", "-": "minus", "/": "slash", ":": "colon"}
+
+    def burst(text: str, enter: bool) -> None:
+        assert app._driver is not None
+        for char in text:
+            app._driver.send_message(events.Key(names.get(char, char), char))
+        if enter:
+            app._driver.send_message(events.Key("enter", "\r"))
+
+    async with app.run_test(size=SIZE) as pilot:
+        await _wait_rows(pilot, app, MCP_NAMES)
+        burst(":ns team-b", enter=True)
+        await _wait_rows(pilot, app, ["gamma-mcp"])
+        assert _main(app).namespace == "team-b"
+        burst(":ns all", enter=True)
+        await _wait_rows(pilot, app, MCP_NAMES)
+        burst("/bet", enter=False)
+        await wait_for(pilot, lambda: _table(app).filter_text == "bet", "the filter 'bet'")
+        assert _table(app).visible_names() == ["beta-mcp"]

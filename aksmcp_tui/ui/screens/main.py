@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -205,7 +206,7 @@ class MainScreen(Screen[None]):
     def _target_chosen(self, event: ClusterTree.TargetChosen) -> None:
         if self.target is None or event.target.key != self.target.key or self.problem is not None:
             self.switch_target(event.target, self.namespace)
-        self.query_one(FleetTable).focus()
+        self.set_focus(self.query_one(FleetTable))
 
     @on(ClusterTree.AzureChosen)
     def _azure_chosen(self) -> None:
@@ -233,14 +234,14 @@ class MainScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.query_one("#filter", Input).display = bool(self.query_one(FleetTable).filter_text)
-        self.query_one(FleetTable).focus()
+        self.set_focus(self.query_one(FleetTable))
 
     @on(Input.Submitted, "#command")
     def _command_done(self, event: Input.Submitted) -> None:
         line = self.query_one("#command", Input)
         line.display = False
         line.value = ""
-        self.query_one(FleetTable).focus()
+        self.set_focus(self.query_one(FleetTable))
         self.run_command_line(event.value)
 
     def run_command_line(self, text: str) -> None:
@@ -264,7 +265,7 @@ class MainScreen(Screen[None]):
             else:
                 self.switch_target(self.target, jump.argument)
         elif jump.kind == "deployments":
-            self.query_one(FleetTable).focus()
+            self.set_focus(self.query_one(FleetTable))
         elif jump.kind == "help":
             self.action_help()
         elif jump.kind == "quit":
@@ -280,16 +281,23 @@ class MainScreen(Screen[None]):
         else:
             self._open_details(workload)
 
+    def _typing_elsewhere(self) -> None:
+        """ ":" and "/" are priority bindings: inside a text field they are just characters."""
+        if isinstance(self.focused, Input):
+            raise SkipAction()
+
     def action_command_line(self) -> None:
+        self._typing_elsewhere()
         line = self.query_one("#command", Input)
         line.value = ""
         line.display = True
-        line.focus()
+        self.set_focus(line)  # at once, not deferred: keys typed right after ":" belong to the line
 
     def action_filter(self) -> None:
+        self._typing_elsewhere()
         line = self.query_one("#filter", Input)
         line.display = True
-        line.focus()
+        self.set_focus(line)  # at once: keys typed right after "/" are the filter
 
     def action_back(self) -> None:
         """esc: leave a prompt, then clear the filter."""
@@ -297,14 +305,14 @@ class MainScreen(Screen[None]):
         if command.display:
             command.display = False
             command.value = ""
-            self.query_one(FleetTable).focus()
+            self.set_focus(self.query_one(FleetTable))
             return
         filter_line = self.query_one("#filter", Input)
         if filter_line.display or self.query_one(FleetTable).filter_text:
             filter_line.value = ""
             filter_line.display = False
             self.query_one(FleetTable).set_filter("")
-            self.query_one(FleetTable).focus()
+            self.set_focus(self.query_one(FleetTable))
 
     def action_retry(self) -> None:
         if self.target is None:
@@ -320,7 +328,7 @@ class MainScreen(Screen[None]):
         self.switch_target(target, namespace)
 
     def action_focus_clusters(self) -> None:
-        self.query_one(ClusterTree).focus()
+        self.set_focus(self.query_one(ClusterTree))
 
     def action_help(self) -> None:
         from aksmcp_tui.ui.screens.help import HelpScreen
