@@ -70,6 +70,11 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _import_models() -> None:
+    with contextlib.suppress(ImportError):
+        importlib.import_module("kubernetes.client.models")
+
+
 class SandboxCluster:
     """`async with SandboxCluster(state_dir) as sb:` — a local cluster on 127.0.0.1.
 
@@ -109,6 +114,7 @@ class SandboxCluster:
         self._owners: OwnerIndex | None = None
         self._controllers: list[Any] = []
         self._reaper: asyncio.Task[None] | None = None
+        self._warm: asyncio.Task[None] | None = None
         self._started = False
 
     # ------------------------------------------------------------------ paths
@@ -181,6 +187,9 @@ class SandboxCluster:
         with contextlib.suppress(OSError):
             os.chmod(self.state_dir, 0o700)
         self.token = self._load_token()
+        # The official client's models (used for strict field checks) take ~1 s to import:
+        # load them in the background instead of on the first create.
+        self._warm = asyncio.create_task(asyncio.to_thread(_import_models), name="sandbox-warm-models")
         self._state.load_into(self.store)
         self.notice = self._state.notice
         for resource, obj in self.store.all_objects():
@@ -324,6 +333,9 @@ class SandboxCluster:
             await self._runner.cleanup()
             self._runner = None
         await self._state.close(self.store)
+        if self._warm is not None:
+            with contextlib.suppress(Exception):
+                await self._warm
         with contextlib.suppress(OSError):
             self.endpoint_path.unlink()
 

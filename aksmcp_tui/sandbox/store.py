@@ -269,8 +269,11 @@ class Store:
     async def create(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
         return self.create_now(resource, obj).copy()
 
-    def create_now(self, resource: str, obj: dict[str, Any]) -> Entry:
-        obj = copy.deepcopy(obj)
+    def create_now(self, resource: str, obj: dict[str, Any], *, owned: bool = False) -> Entry:
+        """Store a new object. owned=True hands obj over (the caller never touches it again),
+        which saves a deep copy on hot paths (controllers, request bodies)."""
+        if not owned:
+            obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = self._generated_name(resource, meta.get("namespace"), meta["generateName"])
@@ -309,8 +312,11 @@ class Store:
         entry = self.update_now(resource, obj)
         return entry.copy()
 
-    def update_now(self, resource: str, obj: dict[str, Any], *, bump_generation: bool = True) -> Entry:
-        obj = copy.deepcopy(obj)
+    def update_now(
+        self, resource: str, obj: dict[str, Any], *, bump_generation: bool = True, owned: bool = False
+    ) -> Entry:
+        if not owned:
+            obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
         old = self._entry(resource, meta.get("namespace"), str(meta.get("name") or ""))
         sent_rv = meta.get("resourceVersion")
@@ -574,7 +580,7 @@ class Store:
             "reportingComponent": component,
             "reportingInstance": NODE_NAME if component == "kubelet" else component,
         }
-        self.create_now("events", event)
+        self.create_now("events", event, owned=True)
 
     def _trim_events(self) -> None:
         while len(self._event_order) > MAX_EVENTS:

@@ -531,7 +531,7 @@ class ApiServer:
         if request.query.get("dryRun") == "All":
             return _obj_response(obj, 201, warnings)
         try:
-            entry = self.store.create_now(rt.store_key, obj)
+            entry = self.store.create_now(rt.store_key, obj, owned=True)
         except AlreadyExistsError:
             name = meta["name"]
             raise ApiError(
@@ -559,7 +559,7 @@ class ApiServer:
         if request.query.get("dryRun") == "All":
             return Entry(obj)
         try:
-            entry = self.store.update_now(rt.store_key, obj)
+            entry = self.store.update_now(rt.store_key, obj, owned=True)
         except ConflictError:
             raise self._conflict(rt, old.name) from None
         except NotFoundError:
@@ -677,7 +677,7 @@ class ApiServer:
             if request.query.get("dryRun") == "All":
                 return _obj_response(result, 201, warnings)
             try:
-                entry = self.store.create_now(rt.store_key, result)
+                entry = self.store.create_now(rt.store_key, result, owned=True)
             except AlreadyExistsError:
                 raise self._conflict(rt, name) from None
             self._after_write(rt, entry.obj)
@@ -688,7 +688,7 @@ class ApiServer:
         self._validate(rt, result, old.obj)
         if request.query.get("dryRun") == "All":
             return _obj_response(result, 200, warnings)
-        entry = self.store.update_now(rt.store_key, result)
+        entry = self.store.update_now(rt.store_key, result, owned=True)
         if entry is not old:
             self._after_write(rt, entry.obj)
         return _json_response(entry.json, 200, warnings)

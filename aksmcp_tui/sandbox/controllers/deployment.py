@@ -182,7 +182,7 @@ class DeploymentController(Controller):
             "status": {"replicas": 0},
         }
         try:
-            entry = self.store.create_now("replicasets", rs)
+            entry = self.store.create_now("replicasets", rs, owned=True)
         except AlreadyExistsError:
             # A leftover set with our name but another owner: adopt it as real controllers do.
             def adopt(obj: dict[str, Any]) -> None:

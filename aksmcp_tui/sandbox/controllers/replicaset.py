@@ -161,7 +161,7 @@ class ReplicaSetController(Controller):
         if template_meta.get("annotations"):
             pod["metadata"]["annotations"] = dict(template_meta["annotations"])
         apply_defaults("Pod", pod)
-        self.store.create_now("pods", pod)
+        self.store.create_now("pods", pod, owned=True)
         return name
 
     def _update_status(self, rs: dict[str, Any]) -> None:
