@@ -284,3 +284,37 @@ async def test_keys_typed_right_after_colon_or_slash_land_in_the_prompt(
         burst("/bet", enter=False)
         await wait_for(pilot, lambda: _table(app).filter_text == "bet", "the filter 'bet'")
         assert _table(app).visible_names() == ["beta-mcp"]
+
+
+async def test_a_workload_that_starts_failing_raises_a_notification(
+    tmp_path: Path, seeded_sandbox: SeededSandbox
+) -> None:
+    import sys
+
+    from kubernetes import client
+
+    crashing = deployment("crashy-mcp", "team-b")
+    crashing["spec"]["template"]["spec"]["containers"][0]["command"] = [sys.executable, "-c", "raise SystemExit(3)"]
+    seen: list[Message] = []
+    app = _app(tmp_path, seeded_sandbox)
+    api = api_client(seeded_sandbox.kubeconfig)
+    apps = client.AppsV1Api(api)
+    try:
+        async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+            await _wait_rows(pilot, app, MCP_NAMES)
+            await asyncio.to_thread(apps.create_namespaced_deployment, "team-b", crashing)
+
+            def failing_toast() -> bool:
+                return any(
+                    isinstance(m, Notify)
+                    and m.notification.title == "MCP server failing"
+                    and "crashy-mcp" in m.notification.message
+                    for m in seen
+                )
+
+            await wait_for(pilot, failing_toast, "a 'failing' notification", within=60)
+            crashy = _table(app).get(("team-b", "Deployment", "crashy-mcp"))
+            assert crashy is not None and str(crashy.health) == "failing"
+    finally:
+        await asyncio.to_thread(apps.delete_namespaced_deployment, "crashy-mcp", "team-b")
+        await asyncio.to_thread(api.close)

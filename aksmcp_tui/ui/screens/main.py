@@ -154,11 +154,26 @@ class MainScreen(Screen[None]):
         removed = list(self._pending_removed)
         self._pending_changed.clear()
         self._pending_removed.clear()
-        self.query_one(FleetTable).apply_changes(changed, removed)
+        table = self.query_one(FleetTable)
+        self._notify_new_failures(table, changed)
+        table.apply_changes(changed, removed)
         if self.problem is not None:
             self._clear_problem()
 
+    def _notify_new_failures(self, table: FleetTable, changed: list[McpWorkload]) -> None:
+        """A background event worth a toast: a workload that just started failing."""
+        for workload in changed:
+            before = table.get(workload.key)
+            if str(workload.health) == "failing" and (before is None or str(before.health) != "failing"):
+                self.notify(
+                    f"{workload.namespace}/{workload.name}: {workload.health_reason or 'failing'}",
+                    title="MCP server failing",
+                    severity="error",
+                )
+
     def _clear_problem(self) -> None:
+        if self.problem is not None and self.target is not None:
+            self.notify(f"Connected to {self.target.context} again.", title="Back online")
         self.problem = None
         self.query_one(ProblemPanel).hide()
         self.live_state = "live"

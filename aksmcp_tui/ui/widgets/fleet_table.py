@@ -158,6 +158,10 @@ class FleetTable(ScrollView, can_focus=True):
             return self._rows[self._visible[self._cursor]].workload
         return None
 
+    def get(self, key: WorkloadKey) -> McpWorkload | None:
+        row = self._rows.get(key)
+        return row.workload if row is not None else None
+
     def visible_workloads(self) -> list[McpWorkload]:
         return [self._rows[key].workload for key in self._visible]
 
