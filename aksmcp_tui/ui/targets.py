@@ -61,6 +61,9 @@ def discover_targets(kubeconfig: str | None = None, sandbox_kubeconfig: Path | N
     except KubeconfigError as error:
         contexts = []
         problem = str(error)
+    except OSError as error:  # unreadable file or directory: shown in the tree, never a traceback
+        contexts = []
+        problem = f"cannot read the kubeconfig: {error.strerror or error}"
     for info in contexts:
         targets.append(
             ClusterTarget(
