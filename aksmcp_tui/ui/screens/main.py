@@ -109,10 +109,17 @@ class MainScreen(Screen[None]):
 
         try:
             kube = await self.dash.kube_pool.get(target)
-            async for event in watch_fleet(kube, namespace):
-                if generation != self._generation:
-                    return
-                self._on_fleet_event(event)
+            events = watch_fleet(kube, namespace)
+            try:
+                async for event in events:
+                    if generation != self._generation:
+                        return
+                    self._on_fleet_event(event)
+            finally:
+                # close it now: a cancelled worker (another cluster chosen) stops the old watches at once
+                close = getattr(events, "aclose", None)
+                if close is not None:
+                    await close()
         except KubeProblem as problem:
             if generation == self._generation:
                 self._show_kube_problem(problem, None)
