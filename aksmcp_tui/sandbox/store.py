@@ -191,6 +191,14 @@ class Store:
             raise NotFoundError(f'{resource} "{name}" not found')
         return entry
 
+    def entry(self, resource: str, namespace: str | None, name: str) -> Entry:
+        """The stored entry (shared: never mutate it); NotFoundError when absent."""
+        return self._entry(resource, namespace, name)
+
+    def generated_name(self, resource: str, namespace: str | None, prefix: str) -> str:
+        """prefix + 5 random characters, free in that namespace (metadata.generateName)."""
+        return self._generated_name(resource, namespace, prefix)
+
     def peek(self, resource: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         """The stored object itself (no copy; never mutate it), or None."""
         entry = self._data.get(resource, {}).get(namespace or "", {}).get(name)

@@ -254,7 +254,7 @@ class ApiServer:
     # ------------------------------------------------------------- helpers
     def _entry(self, rt: ResourceType, namespace: str | None, name: str) -> Entry:
         try:
-            return self.store._entry(rt.store_key, namespace, name)
+            return self.store.entry(rt.store_key, namespace, name)
         except NotFoundError:
             raise _not_found_status(rt, name) from None
 
@@ -520,7 +520,7 @@ class ApiServer:
         obj, warnings = self._prepare(rt, body, namespace, None, request)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = self.store._generated_name(rt.store_key, meta.get("namespace"), meta["generateName"])
+            meta["name"] = self.store.generated_name(rt.store_key, meta.get("namespace"), meta["generateName"])
         self._check_namespace(rt, meta.get("namespace"), str(meta.get("name", "")))
         self._on_create(rt, obj)
         self._validate(rt, obj)
@@ -655,7 +655,7 @@ class ApiServer:
         obj, warnings = self._prepare(rt, document, namespace, name, request)
         force = _truthy(request.query.get("force"))
         existing = self.store.peek(rt.store_key, namespace, name)
-        current = self.store._entry(rt.store_key, namespace, name).copy() if existing is not None else None
+        current = self.store.entry(rt.store_key, namespace, name).copy() if existing is not None else None
         if current is None:
             self._check_namespace(rt, namespace, name)
         try:
@@ -667,7 +667,7 @@ class ApiServer:
             ]
             raise ApiError(409, "Conflict", str(conflict), {"causes": causes}) from None
         if current is not None and result is current:
-            return _json_response(self.store._entry(rt.store_key, namespace, name).json, 200, warnings)
+            return _json_response(self.store.entry(rt.store_key, namespace, name).json, 200, warnings)
         result["apiVersion"], result["kind"] = rt.group_version, rt.kind
         if current is None:
             managed = result.get("metadata", {}).get("managedFields")
@@ -682,7 +682,7 @@ class ApiServer:
                 raise self._conflict(rt, name) from None
             self._after_write(rt, entry.obj)
             return _json_response(entry.json, 201, warnings)
-        old = self.store._entry(rt.store_key, namespace, name)
+        old = self.store.entry(rt.store_key, namespace, name)
         result = self._keep_server_fields(rt, old.obj, result)
         result["metadata"]["resourceVersion"] = old.obj["metadata"]["resourceVersion"]
         self._validate(rt, result, old.obj)
