@@ -9,6 +9,7 @@ Deployment would count as a crash, hence the override.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 import os
@@ -141,6 +142,10 @@ def run_http(settings: Settings) -> int:
         proxy_headers=False,
     )
     server = DrainingServer(config, state, settings.grace_seconds)
+    # Everything built so far (SDK, pydantic schemas, tools) lives as long as the process: moving it out
+    # of the collector's generations keeps full collections, triggered by per-request garbage, short.
+    gc.collect()
+    gc.freeze()
     host_for_url = f"[{settings.host}]" if ":" in settings.host else settings.host
     logger.info(
         "listening",
