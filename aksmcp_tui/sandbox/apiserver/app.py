@@ -10,6 +10,7 @@ import hmac
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ from aksmcp_tui.sandbox.apiserver.resources import Registry, ResourceType
 from aksmcp_tui.sandbox.apiserver.status import ApiError, status_body, status_response
 from aksmcp_tui.sandbox.apiserver.tables import table, wants_table
 from aksmcp_tui.sandbox.apiserver.validation import required_status_defaults, strict_decode, validate
-from aksmcp_tui.sandbox.selectors import SelectorError
+from aksmcp_tui.sandbox.selectors import SelectorError, combine, parse_field_selector, parse_label_selector
 from aksmcp_tui.sandbox.store import (
     AlreadyExistsError,
     ConflictError,
@@ -37,6 +38,7 @@ from aksmcp_tui.sandbox.store import (
     WatchEvent,
     dump_json,
     filter_event,
+    now_rfc3339,
 )
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,8 @@ UNKNOWN_PATCH_MESSAGE = (
 def _json_response(text: str, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     response = web.Response(text=text, status=status, content_type="application/json")
     for warning in warnings or []:
-        response.headers.add("Warning", f'299 - "{warning}"'.replace('\\"', '"'))
+        escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{escaped}"')
     return response
 
 
@@ -529,6 +532,10 @@ class ApiServer:
         meta.pop("managedFields", None)
         track_update(None, obj, self._manager(request), rt.group_version)
         if request.query.get("dryRun") == "All":
+            # what would be stored, with the fields the server fills in (nothing is kept)
+            meta.update({"uid": str(uuid.uuid4()), "creationTimestamp": now_rfc3339()})
+            if "spec" in obj:
+                meta["generation"] = 1
             return _obj_response(obj, 201, warnings)
         try:
             entry = self.store.create_now(rt.store_key, obj, owned=True)
@@ -939,8 +946,6 @@ class ApiServer:
         field_selector = query.get("fieldSelector")
         if name is not None:
             field_selector = f"metadata.name={name}" + (f",{field_selector}" if field_selector else "")
-        from aksmcp_tui.sandbox.selectors import combine, parse_field_selector, parse_label_selector
-
         try:
             matcher = combine(parse_label_selector(query.get("labelSelector")), parse_field_selector(field_selector))
         except SelectorError as error:
@@ -1057,8 +1062,6 @@ def _path_set(obj: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _crd_status(crd: dict[str, Any]) -> dict[str, Any]:
-    from aksmcp_tui.sandbox.store import now_rfc3339
-
     spec = crd.get("spec") or {}
     now = now_rfc3339()
     return {
