@@ -216,7 +216,7 @@ SCHEMA = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 
 async def test_no_matches_for_uninstalled_kind(kubectl: Kubectl) -> None:
-    widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {}\n"
+    widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 7}\n"
     code, _, err = await kubectl.run("apply", "-f", "-", stdin=widget, check=False)
     assert code != 0 and 'no matches for kind "Widget"' in err
     crd: dict[str, Any] = {
@@ -227,14 +227,23 @@ async def test_no_matches_for_uninstalled_kind(kubectl: Kubectl) -> None:
             "group": "example.com",
             "scope": "Namespaced",
             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": SCHEMA}}],
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": SCHEMA},
+                    "additionalPrinterColumns": [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"}],
+                }
+            ],
         },
     }
     await kubectl.run("apply", "-f", "-", stdin=json.dumps(crd))
     _, out, _ = await kubectl.run("apply", "-f", "-", stdin=widget)
     assert "widget.example.com/w created" in out
     _, out, _ = await kubectl.run("get", "widgets")
-    assert "w" in out
+    header, row = out.splitlines()[:2]
+    assert header.split() == ["NAME", "SIZE", "AGE"] and row.split()[:2] == ["w", "7"]
 
 
 async def test_auth_can_i_and_whoami(kubectl: Kubectl) -> None:

@@ -24,6 +24,7 @@ class ResourceType:
     crd: bool = False
     # create-only review kinds answered at once and never stored (SelfSubjectAccessReview, ...)
     review: bool = False
+    printer_columns: list[dict[str, Any]] = field(default_factory=list)  # CRD additionalPrinterColumns
     scale_paths: tuple[str, str, str | None] = (".spec.replicas", ".status.replicas", None)
 
     @property
@@ -145,6 +146,7 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 scale=scale is not None,
                 crd=True,
                 scale_paths=scale_paths,
+                printer_columns=[c for c in version.get("additionalPrinterColumns") or [] if isinstance(c, dict)],
             )
         )
     return result

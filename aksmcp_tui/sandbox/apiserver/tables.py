@@ -214,10 +214,50 @@ def _partial(obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
 
 
+def _json_path(obj: Any, path: str) -> Any:
+    """The simple JSONPath forms CRD printer columns use: `.spec.replicas`, `.status.phase`."""
+    current = obj
+    for part in path.strip().lstrip(".").replace("[", ".").replace("]", "").split("."):
+        if not part:
+            continue
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+    return current
+
+
+def _crd_layout(rt: ResourceType) -> tuple[list[Column], Row]:
+    printer = rt.printer_columns
+    columns: list[Column] = [("Name", "string", 0)]
+    columns += [
+        (str(c.get("name", "")), "string" if c.get("type") == "date" else str(c.get("type", "string")),
+         int(c.get("priority", 0)))
+        for c in printer
+    ]  # fmt: skip
+    if not any(c.get("jsonPath") == ".metadata.creationTimestamp" for c in printer):
+        columns.append(("Age", "string", 0))
+
+    def row(obj: dict[str, Any]) -> list[Any]:
+        cells: list[Any] = [obj["metadata"]["name"]]
+        for column in printer:
+            value = _json_path(obj, str(column.get("jsonPath", "")))
+            if column.get("type") == "date":
+                value = human_age(value if isinstance(value, str) else None)
+            cells.append(value if value is not None else "")
+        if not any(c.get("jsonPath") == ".metadata.creationTimestamp" for c in printer):
+            cells.append(_age(obj))
+        return cells
+
+    return columns, row
+
+
 def table(
     rt: ResourceType, objects: Iterable[dict[str, Any]], resource_version: str, include_object: str = "Metadata"
 ) -> dict[str, Any]:
-    columns, row = LAYOUTS.get(rt.kind, DEFAULT_LAYOUT) if not rt.crd else DEFAULT_LAYOUT
+    columns, row = LAYOUTS.get(rt.kind, DEFAULT_LAYOUT) if not rt.crd else _crd_layout(rt)
     rows = []
     for obj in objects:
         entry: dict[str, Any] = {"cells": row(obj)}
