@@ -54,27 +54,57 @@ def sandbox_kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
         yield sandbox.kubeconfig_path
 
 
+class WebServer:
+    def __init__(self, proc: subprocess.Popen[str], url: str, kubeconfig: Path) -> None:
+        self.proc = proc
+        self.url = url
+        self.kubeconfig = kubeconfig
+
+    def stop(self) -> list[int]:
+        """Ctrl+C the server; returns dashboard sessions still running afterwards (and kills them)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        # textual-serve sessions can outlive their server; `aksmcp web` must stop them on the way out
+        leftovers = _processes_mentioning(str(self.kubeconfig))
+        for pid in leftovers:
+            os.kill(pid, signal.SIGKILL)
+        return leftovers
+
+
 @pytest.fixture
-def web_server(tmp_path: Path, sandbox_kubeconfig: Path) -> Iterator[str]:
+def web_server(tmp_path: Path, sandbox_kubeconfig: Path) -> Iterator[WebServer]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "XDG_"))}
     env.update(HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"), TEXTUAL_ANIMATIONS="none")
     proc = subprocess.Popen(
         [AKSMCP, "web", "--port", str(port), "--kubeconfig", str(sandbox_kubeconfig), "--context", "aksmcp-sandbox"],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
+    server = WebServer(proc, f"http://127.0.0.1:{port}/", sandbox_kubeconfig)
     try:
-        yield f"http://127.0.0.1:{port}/"
+        yield server
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        server.stop()
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                continue
+            if text in cmdline:
+                pids.append(int(entry.name))
+    return pids
 
 
 async def _wait_http(url: str, within: float = 30.0) -> str:
@@ -138,8 +168,8 @@ async def _devtools_port(profile: Path, proc: asyncio.subprocess.Process, within
     return int(marker.read_text().split()[0])
 
 
-async def test_web_dashboard_shows_the_fleet_in_headless_chromium(web_server: str, tmp_path: Path) -> None:
-    index = await _wait_http(web_server)
+async def test_web_dashboard_shows_the_fleet_in_headless_chromium(web_server: WebServer, tmp_path: Path) -> None:
+    index = await _wait_http(web_server.url)
     assert "textual-terminal" in index  # the textual-serve page
 
     profile = tmp_path / "chromium-profile"
@@ -172,7 +202,7 @@ async def test_web_dashboard_shows_the_fleet_in_headless_chromium(web_server: st
                 cdp = Cdp(ws)
                 await cdp.call("Network.enable")
                 await cdp.call("Page.enable")
-                await cdp.call("Page.navigate", url=web_server)
+                await cdp.call("Page.navigate", url=web_server.url)
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + 60
                 wanted = ("NAMESPACE", "alpha-mcp", "beta-mcp", "team-a")
@@ -182,6 +212,9 @@ async def test_web_dashboard_shows_the_fleet_in_headless_chromium(web_server: st
                 assert "web-frontend" not in cdp.text()
                 shot = await cdp.call("Page.captureScreenshot", format="png")
                 (tmp_path / "web-dashboard.png").write_bytes(base64.b64decode(shot["result"]["data"]))
+                # stop the server while the browser is still connected: no session may outlive it
+                leftovers = await asyncio.to_thread(web_server.stop)
+                assert not leftovers, f"dashboard sessions left running after aksmcp web stopped: {leftovers}"
                 cdp.reader.cancel()
     finally:
         chromium.terminate()
