@@ -68,13 +68,16 @@ def _status(code: int, reason: str, message: str) -> web.Response:
 
 
 @asynccontextmanager
-async def forbidding_api_server(forbidden_namespace: str) -> AsyncIterator[str]:
+async def forbidding_api_server(forbidden_namespace: str, *, token: str | None = None) -> AsyncIterator[str]:
     """A tiny real HTTP server on 127.0.0.1 speaking just enough of the Kubernetes API: discovery, empty
     lists and idle watches everywhere, except 403 Forbidden Status for anything in `forbidden_namespace`
-    and for cluster-wide lists. (The sandbox has no RBAC, so it cannot produce a 403.)"""
+    and for cluster-wide lists. (The sandbox has no RBAC, so it cannot produce a 403.) With `token`, any
+    other bearer token gets 401 Unauthorized, as an expired token does."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         path = request.path
+        if token is not None and request.headers.get("Authorization") != f"Bearer {token}":
+            return _status(401, "Unauthorized", "Unauthorized")
         if path == "/apis":
             return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
         if path == "/api":

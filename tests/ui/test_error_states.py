@@ -86,6 +86,24 @@ async def test_cluster_wide_list_forbidden_suggests_a_namespace(tmp_path: Path) 
             assert "all namespaces" in panel.body_text
 
 
+async def test_expired_token_is_explained_and_retry_rereads_the_kubeconfig(tmp_path: Path) -> None:
+    async with forbidding_api_server("locked", token="fresh-token") as server:
+        kubeconfig = write_kubeconfig(tmp_path / "config", {"aks": server}, token="expired-token")
+        app = make_app(kubeconfig=str(kubeconfig), namespace="team")
+        async with app.run_test(size=SIZE) as pilot:
+            panel = _panel(app)
+            await wait_for(pilot, lambda: panel.is_shown, "the problem panel")
+            assert panel.title_text == "The cluster rejected the credentials"
+            assert "401" in panel.body_text and "Log in again" in panel.body_text
+
+            # the user fetches new credentials; r reopens the context and reads them
+            write_kubeconfig(kubeconfig, {"aks": server}, token="fresh-token")
+            await pilot.press("r")
+            screen = app.screen
+            assert isinstance(screen, MainScreen)
+            await wait_for(pilot, lambda: screen.live_state == "live" and not panel.is_shown, "a live connection")
+
+
 async def test_missing_credential_plugin_is_a_credentials_problem(tmp_path: Path) -> None:
     exec_user = {
         "exec": {
