@@ -319,3 +319,44 @@ async def test_corrupt_state_file_gives_a_fresh_cluster(tmp_path: Path, caplog: 
             await api.close()
         assert "default" in names
     assert list(state.glob("state.db.corrupt-*"))
+
+
+async def test_custom_resources_follow_their_schema(sandbox_api: Any) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["size"],
+                "properties": {
+                    "size": {"type": "integer", "minimum": 1},
+                    "mode": {"type": "string", "enum": ["fast", "safe"]},
+                    "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                },
+            }
+        },
+    }
+    crd = json.loads(json.dumps(CRD))
+    crd["metadata"]["name"] = "gadgets.example.com"
+    crd["spec"]["names"] = {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"}
+    crd["spec"]["versions"][0]["schema"] = {"openAPIV3Schema": schema}
+    await client.ApiextensionsV1Api(sandbox_api).create_custom_resource_definition(crd)
+    custom = client.CustomObjectsApi(sandbox_api)
+
+    def gadget(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        return {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": name}, "spec": spec}
+
+    for spec, field in (({"size": "big"}, "spec.size"), ({}, "spec.size"), ({"size": 0}, "spec.size"),
+                        ({"size": 1, "mode": "reckless"}, "spec.mode")):  # fmt: skip
+        with pytest.raises(ApiException) as invalid:
+            await custom.create_namespaced_custom_object("example.com", "v1", "default", "gadgets", gadget("bad", spec))
+        assert invalid.value.status == 422
+        assert field in [cause["field"] for cause in status_of(invalid.value)["details"]["causes"]]
+    created = await custom.create_namespaced_custom_object(
+        "example.com",
+        "v1",
+        "default",
+        "gadgets",
+        gadget("good", {"size": 2, "mode": "safe", "unknown": 1, "extra": {"anything": {"goes": True}}}),
+    )
+    assert created["spec"] == {"size": 2, "mode": "safe", "extra": {"anything": {"goes": True}}}

@@ -25,6 +25,7 @@ class ResourceType:
     # create-only review kinds answered at once and never stored (SelfSubjectAccessReview, ...)
     review: bool = False
     printer_columns: list[dict[str, Any]] = field(default_factory=list)  # CRD additionalPrinterColumns
+    schema: dict[str, Any] | None = None  # CRD openAPIV3Schema of this version
     scale_paths: tuple[str, str, str | None] = (".spec.replicas", ".status.replicas", None)
 
     @property
@@ -147,6 +148,7 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 crd=True,
                 scale_paths=scale_paths,
                 printer_columns=[c for c in version.get("additionalPrinterColumns") or [] if isinstance(c, dict)],
+                schema=((version.get("schema") or {}).get("openAPIV3Schema") or None),
             )
         )
     return result

@@ -455,6 +455,10 @@ def _validate_data(obj: dict[str, Any]) -> list[Cause]:
 
 def validate(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
     causes = validate_metadata(rt, obj)
+    if rt.crd:
+        from aksmcp_tui.sandbox.apiserver.crdschema import validate_custom_resource
+
+        return causes + validate_custom_resource(obj, rt.schema)
     spec = obj.get("spec")
     if rt.kind == "Pod" and not rt.crd:
         causes.extend(_validate_pod_spec(spec, "spec"))
