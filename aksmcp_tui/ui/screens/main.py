@@ -84,7 +84,10 @@ class MainScreen(Screen[None]):
                 self._show_problem_text("kubeconfig", self.targets.kubeconfig_problem)
             self._update_topbar()
         else:
-            self.switch_target(self.target, self.namespace)
+            # Paint the first frame before the connection starts: opening a context imports the kubernetes
+            # client (about half a second of CPU), which would otherwise delay the first paint.
+            self.query_one(FleetTable).clear(f"Connecting to {self.target.context}…")
+            self.call_after_refresh(self.switch_target, self.target, self.namespace)
 
     # ------------------------------------------------------------------ watching
     def switch_target(self, target: ClusterTarget, namespace: str | None) -> None:
