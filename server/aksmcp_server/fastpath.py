@@ -243,7 +243,7 @@ class ToolCallFastPath:
         if not self._envelope_ok(version, name, meta):
             return False
 
-        self.metrics.fast_path_calls.inc()
+        self.metrics.record_fast_path_call()
         await self._call(tool, arguments, request_id, version, modern, send)
         return True
 

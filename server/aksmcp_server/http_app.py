@@ -172,7 +172,7 @@ class AksmcpApp:
                 user_token = auth_context_var.set(outcome)
             length = headers.get(b"content-length")
             if length is not None and length.isdigit():
-                metrics.request_bytes.observe(int(length))
+                metrics.record_request_bytes(int(length))
             if http_method == "POST" and self.fast_path is not None:
                 body = await self._read_body(receive)
                 if body is None:
