@@ -216,9 +216,10 @@ class MainScreen(Screen[None]):
             "live": "● live",
             "problem": "✕ problem" if table.total == 0 else "◐ stale (problem)",
         }[self.live_state]
-        counts = f"{table.total} MCP deployments"
+        noun = "MCP deployment" if table.total == 1 else "MCP deployments"
+        counts = f"{table.total} {noun}"
         if table.filter_text:
-            counts = f"{table.shown} of {table.total} MCP deployments  /{table.filter_text}"
+            counts = f"{table.shown} of {table.total} {noun}  /{table.filter_text}"
         text = f" aksmcp  ·  context {context}  ·  namespace {namespace}  ·  {counts}  ·  {state}"
         self.query_one("#topbar", Static).update(text)
 
