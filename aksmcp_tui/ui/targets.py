@@ -37,6 +37,10 @@ class TargetList:
         return targets
 
     def find(self, context: str) -> ClusterTarget | None:
+        # the running sandbox's own kubeconfig wins over a copy of its context merged into ~/.kube/config,
+        # which may name an old port
+        if self.sandbox is not None and context == self.sandbox.context:
+            return self.sandbox
         for target in self.all():
             if target.context == context:
                 return target
