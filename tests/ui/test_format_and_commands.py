@@ -73,3 +73,20 @@ def test_command_line(line: str, kind: str, argument: str | None) -> None:
 def test_command_line_explains_mistakes(line: str, says: str) -> None:
     with pytest.raises(CommandError, match=says):
         parse_command(line)
+
+
+def test_initial_target_is_the_current_context_then_the_sandbox() -> None:
+    from pathlib import Path
+
+    from aksmcp_tui.ui.targets import ClusterTarget, TargetList
+
+    prod = ClusterTarget("prod", is_current=True)
+    dev = ClusterTarget("dev")
+    merged_sandbox = ClusterTarget("aksmcp-sandbox")  # a stale copy merged into ~/.kube/config
+    sandbox = ClusterTarget("aksmcp-sandbox", str(Path("/state/kubeconfig")), origin="sandbox")
+    assert TargetList((dev, prod), None, None).initial() == prod
+    assert TargetList((dev,), sandbox, None).initial() == sandbox
+    assert TargetList((), None, None).initial() is None
+    targets = TargetList((dev, merged_sandbox), sandbox, None)
+    assert targets.find("aksmcp-sandbox") == sandbox
+    assert targets.find("dev") == dev and targets.find("nope") is None
