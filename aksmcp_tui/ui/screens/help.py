@@ -15,7 +15,7 @@ from aksmcp_tui.ui.actions import UiAction
 GLOBAL_KEYS: tuple[tuple[str, str], ...] = (
     ("ctrl+p", "Command palette: every action, cluster switching, themes"),
     ("tab / shift+tab", "Move the focus between the cluster tree and the table"),
-    ("↑↓ j k g G", "Move in the table (pgup, pgdn too)"),
+    ("↑↓ j k g G", "Move in the table (pgup, pgdn too; ← → scroll sideways)"),
     ("mouse", "Click a cluster or a row; double-click a row for details"),
     ("ctrl+q", "Quit from anywhere"),
 )
