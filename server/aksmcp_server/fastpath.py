@@ -142,6 +142,7 @@ class ToolCallFastPath:
         self.guard = guard
         self.serve_legacy = serve_legacy
         self._valid_meta: dict[tuple[str, str], bool] = {}
+        self._identity_shapes: set[tuple[Any, ...]] = set()
 
     def _envelope_ok(self, version: str, name: str, meta: dict[str, Any] | None) -> bool:
         """The SDK's per-version schema check of the params envelope; arguments are checked by Tool.run."""
@@ -163,35 +164,41 @@ class ToolCallFastPath:
         self._valid_meta[key] = ok
         return ok
 
-    async def try_serve(self, headers: list[tuple[bytes, bytes]], body: bytes, send: Send) -> bool:
-        """Answer the request and return True, or return False (nothing sent) to let the SDK answer it."""
-        version_header: bytes | None = None
-        method_header: bytes | None = None
-        name_header: bytes | None = None
-        host = origin = accept = content_type = None
-        for key, value in headers:
-            if key == b"mcp-protocol-version":
-                if version_header is not None:
-                    return False
-                version_header = value
-            elif key == b"mcp-method":
-                if method_header is not None:
-                    return False
-                method_header = value
-            elif key == b"mcp-name":
-                if name_header is not None:
-                    return False
-                name_header = value
-            elif key == b"host":
-                host = value
-            elif key == b"origin":
-                origin = value
-            elif key == b"accept":
-                accept = value
-            elif key == b"content-type":
-                content_type = value
-            elif key.startswith(b"mcp-param-"):
-                return False
+    def _sieve(self, version: str, dumped: dict[str, Any]) -> dict[str, Any]:
+        """The SDK's per-version result sieve, skipped for result shapes it has already passed unchanged.
+
+        The result comes from the SDK's own CallToolResult model, so its values are already validated;
+        what the sieve can still change is which keys a protocol version carries. The shape key holds
+        every key (top level and per content item) and the structured content's type, so a shape that
+        came through identical once comes through identical again.
+        """
+        content = dumped.get("content")
+        items = tuple(tuple(item) for item in content) if isinstance(content, list) else None
+        shape = (version, tuple(dumped), items, type(dumped.get("structuredContent")))
+        if shape in self._identity_shapes:
+            return dumped
+        sieved = serialize_server_result("tools/call", version, dumped)
+        if sieved == dumped and len(self._identity_shapes) < _META_CACHE_LIMIT:
+            self._identity_shapes.add(shape)
+        return sieved
+
+    async def try_serve(
+        self, raw_headers: list[tuple[bytes, bytes]], headers: dict[bytes, bytes], body: bytes, send: Send
+    ) -> bool:
+        """Answer the request and return True, or return False (nothing sent) to let the SDK answer it.
+
+        `headers` is `dict(raw_headers)`; a repeated header name of any kind (the dict is shorter) is left
+        to the SDK, which both rejects repeated routing headers and reads the first of other repeats.
+        """
+        if len(headers) != len(raw_headers) or any(key.startswith(b"mcp-param-") for key in headers):
+            return False
+        version_header = headers.get(b"mcp-protocol-version")
+        method_header = headers.get(b"mcp-method")
+        name_header = headers.get(b"mcp-name")
+        host = headers.get(b"host")
+        origin = headers.get(b"origin")
+        accept = headers.get(b"accept")
+        content_type = headers.get(b"content-type")
         if not (_is_json_content_type(content_type) and _accepts_json(accept) and self.guard.allows(host, origin)):
             return False
         try:
@@ -267,9 +274,7 @@ class ToolCallFastPath:
                 else:
                     sdk_logger.info("Tool %r failed: %r", tool.name, str(exc))
                 result = CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
-            dumped = serialize_server_result(
-                "tools/call", version, result.model_dump(by_alias=True, mode="json", exclude_none=True)
-            )
+            dumped = self._sieve(version, result.model_dump(by_alias=True, mode="json", exclude_none=True))
             if modern:
                 if dumped.get("resultType") is None:
                     dumped["resultType"] = "complete"

@@ -178,7 +178,7 @@ class AksmcpApp:
                 if body is None:
                     await _respond(send_observed, 413, b"Request body too large", [(b"content-type", b"text/plain")])
                     return
-                if await self.fast_path.try_serve(scope["headers"], body, send_observed):
+                if await self.fast_path.try_serve(scope["headers"], headers, body, send_observed):
                     return
                 receive = _replay(body, receive)
             await self.session_manager.handle_request(scope, receive, send_observed)

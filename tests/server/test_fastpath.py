@@ -255,3 +255,17 @@ async def test_stateful_mode_keeps_legacy_on_the_sdk(start_server: StartServer) 
         # No session id: the SDK's stateful transport refuses, and the fast path must not answer it.
         assert response.status_code == 400
         assert _fast_count((await http.get(f"{server.base}/metrics")).text) == 0
+
+
+async def test_repeated_headers_are_left_to_the_sdk(pair: tuple[RunningServer, RunningServer]) -> None:
+    fast, sdk = pair
+    body = modern_call("file_operation", {"operation": "read", "path": "hello.txt"})
+    base = list(modern_headers("tools/call", "file_operation").items())
+    async with httpx2.AsyncClient() as http:
+        for extra in (("mcp-name", "file_operation"), ("mcp-protocol-version", "2026-07-28"), ("accept", "*/*")):
+            headers = [*base, extra]
+            got = await http.post(fast.url, json=body, headers=headers)
+            want = await http.post(sdk.url, json=body, headers=headers)
+            assert got.status_code == want.status_code, extra
+            assert got.json() == want.json(), extra
+        assert _fast_count((await http.get(f"{fast.base}/metrics")).text) == 0
