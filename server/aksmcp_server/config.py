@@ -19,7 +19,7 @@ AuthMode = Literal["none", "apikey", "entra"]
 
 DEFAULT_PORT = 8080
 DEFAULT_GRACE_SECONDS = 25.0
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024  # the SDK default; leaves room for a 1 MiB write plus JSON escaping
 DEFAULT_SERVER_NAME = "aksmcp-server"
 MIN_API_KEY_LENGTH = 16
 MIN_STATE_KEY_BYTES = 32
