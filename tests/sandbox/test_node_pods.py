@@ -486,3 +486,19 @@ async def test_node_stop_during_a_long_deletion_still_kills_everything(tmp_path:
         await wait_for(lambda: (w := h.node.worker_for(pod)) is not None and w.terminate_task is not None)
     # leaving the harness stopped the node within stop_grace, not the pod's 600 s
     await wait_for(lambda: not pid_alive(pid), within=5, what="the SIGTERM-ignoring process killed")
+
+
+async def test_server_image_starts_when_a_mount_path_covers_the_interpreters_own_path(harness: NodeHarness) -> None:
+    # A checkout under /tmp next to a pod that mounts an emptyDir at /tmp (as manifests/base does):
+    # the mount path rule rewrites what the spec says, never the node's own interpreter path.
+    covering = str(Path(sys.executable).parent)
+    container = {
+        "name": "server",
+        "image": "ghcr.io/aksmcp/aksmcp-server:0.1.0",
+        "ports": [{"containerPort": 8080, "name": "mcp"}],
+        "readinessProbe": {"httpGet": {"port": "mcp", "path": "/readyz"}, "periodSeconds": 1},
+        "volumeMounts": [{"name": "scratch", "mountPath": covering}],
+    }
+    await harness.create(pod_manifest("covered", [container], volumes=[{"name": "scratch", "emptyDir": {}}]))
+    pod = await harness.wait_pod("covered", lambda p: condition(p, "Ready"), what="Ready", within=60)
+    assert container_status(pod, "server")["restartCount"] == 0

@@ -112,19 +112,20 @@ def resolve_image(state_dir: Path, container: dict[str, Any], mapped_ports: dict
         port = mapped_ports.get(SERVER_CONTAINER_PORT)
         if port is not None:
             overrides["AKSMCP_PORT"] = str(port)
+        fixed = 0
         if command and not _is_server_command(command):
             argv = command + args
         else:
             # The entrypoint `aksmcp-server` becomes this interpreter running the package from source.
+            # The interpreter prefix is the node's own, not the spec's: the mount path rule must not
+            # touch it (a checkout under /tmp would otherwise be "rewritten" into an emptyDir at /tmp).
+            interpreter = [sys.executable, "-m", "aksmcp_server"]
             rest = command[1:] if command else []
-            argv = [
-                sys.executable,
-                "-m",
-                "aksmcp_server",
-                *rest,
-                *(args if (args or command) else _SERVER_DEFAULT_ARGS),
-            ]
-        return ResolvedImage(argv=argv, env=_server_env(), env_overrides=overrides, image_id=f"sandbox://{repo}:{tag}")
+            argv = [*interpreter, *rest, *(args if (args or command) else _SERVER_DEFAULT_ARGS)]
+            fixed = len(interpreter)
+        return ResolvedImage(
+            argv=argv, env=_server_env(), env_overrides=overrides, image_id=f"sandbox://{repo}:{tag}", fixed=fixed
+        )
 
     registered = load_catalog(state_dir)
     entry = registered.get(image) or registered.get(f"{repo}:{tag}") or registered.get(f"{repo}:*")
