@@ -1,8 +1,8 @@
 """Make sure the reference MCP server runs in a cluster (used by `aksmcp --sandbox`).
 
 Steps: render manifests/base (core/manifests.py, no kustomize binary), apply its Namespace,
-create the API-key Secret the base expects but does not contain (a random key, created only when
-absent so a running server keeps its key), server-side apply the rest, and optionally wait for the
+create the Secret the base expects but does not contain (random API and request-state keys, created
+only when absent so a running server keeps its key), server-side apply the rest, and optionally wait for the
 Deployment to be ready. Each step is reported as a `Step` event; a failure is the last event
 (status "failed"), never an exception.
 """
@@ -26,6 +26,9 @@ from aksmcp_tui.core.manifests import ManifestError, default_manifests_dir, rend
 
 API_KEY_SECRET = "aksmcp-server-api-key"
 API_KEY_FIELD = "api-key"
+# Seals multi-round-trip request state; the same on every replica (see manifests/README.md).
+STATE_KEY_FIELD = "state-key"
+SECRET_FIELDS = (API_KEY_FIELD, STATE_KEY_FIELD)
 SERVER_DEPLOYMENT = "aksmcp-server"
 
 
@@ -39,16 +42,27 @@ class Step:
 BootstrapEvent = Step
 
 
+def _secret_value() -> str:
+    return base64.b64encode(secrets.token_urlsafe(32).encode()).decode()
+
+
 async def ensure_api_key_secret(kube: KubeContext, namespace: str) -> bool:
-    """Create the API-key Secret if it does not exist; True when it was created."""
+    """Create the server's Secret (API key + request-state key) if it does not exist, or add a key
+    it lacks (a Secret from an older release has no state key); True when anything was written.
+    Existing keys are never replaced, so a running server keeps its key."""
     path = f"/api/v1/namespaces/{namespace}/secrets"
     try:
-        await kube.get(f"{path}/{API_KEY_SECRET}")
-        return False
+        existing = await kube.get(f"{path}/{API_KEY_SECRET}")
     except KubeProblem as exc:
         if exc.kind != "not_found":
             raise
-    key = secrets.token_urlsafe(32)
+    else:
+        missing = [f for f in SECRET_FIELDS if f not in (existing.get("data") or {})]
+        if not missing:
+            return False
+        patch = {"data": {field: _secret_value() for field in missing}}
+        await kube.request("PATCH", f"{path}/{API_KEY_SECRET}", body=patch, content_type="application/merge-patch+json")
+        return True
     body: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -58,7 +72,7 @@ async def ensure_api_key_secret(kube: KubeContext, namespace: str) -> bool:
             "labels": {"app.kubernetes.io/name": "aksmcp-server", "app.kubernetes.io/part-of": "aksmcp"},
         },
         "type": "Opaque",
-        "data": {API_KEY_FIELD: base64.b64encode(key.encode()).decode()},
+        "data": {field: _secret_value() for field in SECRET_FIELDS},
     }
     try:
         await kube.request("POST", path, body=body)
@@ -137,7 +151,7 @@ async def ensure_reference_server(
     yield Step(
         f"Secret {namespace}/{API_KEY_SECRET}",
         "done" if created else "skipped",
-        "created with a random API key" if created else "exists",
+        "random API and request-state keys written" if created else "exists",
     )
 
     async for event in apply_documents(kube, others):

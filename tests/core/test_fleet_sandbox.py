@@ -7,6 +7,7 @@ core's own kube layer. Network trouble is made with a real TCP proxy (tests/core
 from __future__ import annotations
 
 import asyncio
+import base64
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from aksmcp_tui.core.bootstrap import ensure_reference_server
+from aksmcp_tui.core.bootstrap import ensure_api_key_secret, ensure_reference_server
 from aksmcp_tui.core.details import load_details
 from aksmcp_tui.core.fleet import (
     FleetEvent,
@@ -381,6 +382,7 @@ async def test_bootstrap_deploys_the_reference_server(kube: KubeContext) -> None
     assert server.health == Health.HEALTHY and server.matched_by == "label"
     secret = await kube.get("/api/v1/namespaces/mcp-system/secrets/aksmcp-server-api-key")
     key = secret["data"]["api-key"]
+    assert len(base64.b64decode(secret["data"]["state-key"])) >= 32  # the server refuses shorter keys
     # Running it again changes nothing that matters: the key stays, objects are re-applied.
     again = [step async for step in ensure_reference_server(kube)]
     assert next(s for s in again if s.name.startswith("Secret")).status == "skipped"
@@ -390,6 +392,17 @@ async def test_bootstrap_deploys_the_reference_server(kube: KubeContext) -> None
     deployment = await kube.get("/apis/apps/v1/namespaces/mcp-system/deployments/aksmcp-server")
     managers = {m.get("manager") for m in deployment["metadata"].get("managedFields") or []}
     assert "aksmcp" in managers
+
+
+async def test_bootstrap_adds_a_missing_state_key_and_keeps_the_api_key(kube: KubeContext) -> None:
+    path = "/api/v1/namespaces/mcp-system/secrets"
+    await kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": "mcp-system"}})
+    old = {"metadata": {"name": "aksmcp-server-api-key"}, "stringData": {"api-key": "kept"}}
+    await kube.request("POST", path, body=old)
+    assert await ensure_api_key_secret(kube, "mcp-system") is True
+    data = (await kube.get(f"{path}/aksmcp-server-api-key"))["data"]
+    assert base64.b64decode(data["api-key"]) == b"kept" and data["state-key"]
+    assert await ensure_api_key_secret(kube, "mcp-system") is False
 
 
 async def test_exec_plugin_against_the_sandbox_refreshes_under_a_live_watch(

@@ -352,12 +352,15 @@ def test_api_key_secret_is_mounted_as_the_configured_file(base: dict[str, Obj], 
     pod = deployment["spec"]["template"]["spec"]
     (volume,) = [v for v in pod["volumes"] if "secret" in v]
     assert volume["secret"]["secretName"] == SECRET_NAME
-    (item,) = volume["secret"]["items"]
-    assert item["key"] == "api-key"
+    items = {item["key"]: item for item in volume["secret"]["items"]}
+    assert set(items) == {"api-key", "state-key"}
     (server,) = pod["containers"]
     (mount,) = [m for m in server["volumeMounts"] if m["name"] == volume["name"]]
     assert mount["readOnly"] is True
-    assert base["ConfigMap"]["data"]["AKSMCP_API_KEY_FILE"] == f"{mount['mountPath']}/{item['path']}"
+    data = base["ConfigMap"]["data"]
+    assert data["AKSMCP_API_KEY_FILE"] == f"{mount['mountPath']}/{items['api-key']['path']}"
+    # Every replica reads the same request-state key, so any pod can continue another's round trip.
+    assert data["AKSMCP_STATE_KEY_FILE"] == f"{mount['mountPath']}/{items['state-key']['path']}"
 
 
 def test_writable_paths_are_empty_dirs(deployment: Obj) -> None:
@@ -401,5 +404,6 @@ def test_disruption_budget_keeps_one_pod(base: dict[str, Obj], deployment: Obj) 
 
 def test_readme_says_how_to_create_the_secret() -> None:
     readme = (MANIFESTS / "README.md").read_text()
-    assert f"create secret generic {SECRET_NAME} --from-literal=api-key=" in readme
+    assert f"create secret generic {SECRET_NAME} \\\n  --from-literal=api-key=" in readme
+    assert "--from-literal=state-key=" in readme
     assert "kubectl apply -k manifests/base" in readme

@@ -81,7 +81,7 @@ async def test_base_manifests_roll_out_scale_and_update(sandbox: SandboxCluster,
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "aksmcp-server-api-key", "namespace": NAMESPACE},
-        "stringData": {"api-key": secrets.token_urlsafe(24)},
+        "stringData": {"api-key": secrets.token_urlsafe(24), "state-key": secrets.token_urlsafe(32)},
     }
     await core.create_namespaced_secret(NAMESPACE, secret)
     for doc in docs:

@@ -130,7 +130,10 @@ async def test_base_manifest_pod_template_runs_with_secret_file_and_workspace(cl
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "aksmcp-server-api-key", "namespace": "mcp-system"},
-        "data": {"api-key": base64.b64encode(key.encode()).decode()},
+        "data": {
+            "api-key": base64.b64encode(key.encode()).decode(),
+            "state-key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        },
     }
     await call(core.create_namespaced_secret, "mcp-system", secret)
     template = docs["Deployment"]["spec"]["template"]

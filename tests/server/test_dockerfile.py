@@ -311,10 +311,14 @@ def server_as_deployed(docker_client: Any, image: Any, tmp_path: Path) -> Iterat
     api_key = secrets.token_hex(32)
     secret_dir = tmp_path / "secret"
     secret_dir.mkdir()
+    state_key_file = PurePosixPath(environment["AKSMCP_STATE_KEY_FILE"])
+    assert state_key_file.parent == key_file.parent, "both keys come from the one Secret volume"
     (secret_dir / key_file.name).write_text(api_key)
+    (secret_dir / state_key_file.name).write_text(secrets.token_hex(32))
     # Like the Secret volume (0440 + fsGroup): readable by the pod's user only.
-    os.chown(secret_dir / key_file.name, APP_UID, APP_UID)
-    os.chmod(secret_dir / key_file.name, 0o400)
+    for name in (key_file.name, state_key_file.name):
+        os.chown(secret_dir / name, APP_UID, APP_UID)
+        os.chmod(secret_dir / name, 0o400)
     volumes = {str(secret_dir): {"bind": str(key_file.parent), "mode": "ro"}}
     container, base_url = _run_until_healthy(docker_client, image, environment, volumes=volumes)
     try:
