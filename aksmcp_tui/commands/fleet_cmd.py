@@ -131,12 +131,15 @@ def _resolve_context(name: str | None, kubeconfig: str | None) -> tuple[str, str
     from aksmcp_tui.core.paths import sandbox_kubeconfig_path
 
     merged = load_kubeconfig(kubeconfig)
+    sandbox = sandbox_kubeconfig_path()
     chosen = name or merged.current_context
+    if not chosen and not merged.contexts and kubeconfig is None and sandbox.is_file():
+        # No clusters of one's own yet (a newcomer after `aksmcp --sandbox`): the sandbox is the cluster.
+        chosen = "aksmcp-sandbox"
     if not chosen:
         raise KubeconfigError("no current context in the kubeconfig; pass --context (see `aksmcp clusters`)")
     if chosen in merged.contexts:
         return chosen, kubeconfig
-    sandbox = sandbox_kubeconfig_path()
     if sandbox.is_file():
         try:
             if chosen in load_kubeconfig(str(sandbox)).contexts:

@@ -157,6 +157,10 @@ async def test_ls_and_clusters_against_the_sandbox(sandbox: Any, env: dict[str, 
     state_file = Path(env["XDG_STATE_HOME"]) / "aksmcp" / "sandbox" / "kubeconfig"
     state_file.parent.mkdir(parents=True)
     shutil.copy(sandbox.kubeconfig_path, state_file)
+    # A newcomer with no kubeconfig of their own: `ls` lists the sandbox.
+    newcomer = await aksmcp_async("ls", "-o", "json", env=env)
+    assert newcomer.returncode == 0, newcomer.stderr
+    assert json.loads(newcomer.stdout)["context"] == "aksmcp-sandbox"
     env["KUBECONFIG"] = write_config(tmp_path / "mine", "mine", {"mine": "https://mine.example"})
     clusters = await aksmcp_async("clusters", env=env)
     assert clusters.returncode == 0, clusters.stderr
