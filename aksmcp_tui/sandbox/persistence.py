@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -30,6 +31,10 @@ class StateFile:
         self.notice: str | None = None  # set when the state file was damaged, for the user
 
     def _connect(self) -> sqlite3.Connection:
+        # The file holds Secrets: create it owner-only before SQLite opens it (the WAL and shm files
+        # SQLite adds take the database file's permissions).
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(self.path, 0o600)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")

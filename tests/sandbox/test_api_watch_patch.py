@@ -294,6 +294,9 @@ async def test_state_survives_restart(tmp_path: Path) -> None:
         finally:
             await api.close()
         token = first.token
+    # The state file holds Secrets: owner-only, like the kubeconfig and token beside it.
+    for secret_file in ("state.db", "kubeconfig", "token"):
+        assert (state / secret_file).stat().st_mode & 0o777 == 0o600, secret_file
     async with SandboxCluster(state, run_node=False) as second:
         assert second.token == token and second.notice is None
         api = await aio_api_client(second.kubeconfig_path)
