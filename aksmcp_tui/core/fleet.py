@@ -32,6 +32,22 @@ version seen; an expired version (410 Gone) relists; a failure is reported as a 
 (re)list produces a `FleetSnapshot` (the UI treats one as "the problem has cleared"). Pods are
 matched to Deployments through their ReplicaSet owner name (`<deployment>-<pod-template-hash>`),
 so the cost is one list of pods, not one API call per Deployment.
+
+Narrow access (RBAC), the way k9s copes with it:
+- Listing Deployments in all namespaces is forbidden (403) and the kubeconfig context names a
+  namespace (`KubeContext.namespace_explicit`): the watch yields one `FleetScopeNarrowed`
+  ("no access to all namespaces; showing namespace team-a") and carries on, live, in that
+  namespace; every later event is about that namespace. A context that names no namespace keeps
+  the plain `FleetProblem` (the user picks one with `:ns` / `aksmcp ls -n`). `list_fleet_scoped`
+  does the same for one-shot listings (`aksmcp ls`); `list_fleet` never narrows.
+- Pods cannot be listed (403) but Deployments can: health comes from the Deployment's conditions
+  and replica counts only. The watch yields ONE `FleetHealthLimited` (not a `FleetProblem` per
+  back-off), keeps retrying the pods quietly, and every `FleetSnapshot` says
+  `health_from_pods=False` until pods can be read again.
+
+Events: `FleetSnapshot` (whole fleet), `WorkloadChanged`, `WorkloadRemoved`, `FleetProblem`
+(something failed, retrying), `FleetScopeNarrowed` (now showing one namespace only) and
+`FleetHealthLimited` (health without pods) — the `FleetEvent` union.
 """
 
 from __future__ import annotations
@@ -41,7 +57,7 @@ import contextlib
 import random
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -122,9 +138,11 @@ class McpWorkload:
 
 @dataclass(frozen=True)
 class FleetSnapshot:
-    """The whole fleet, after a (re)list. Replaces whatever the consumer had."""
+    """The whole fleet, after a (re)list. Replaces whatever the consumer had.
+    `health_from_pods` False: pods cannot be read, health comes from Deployment conditions only."""
 
     workloads: tuple[McpWorkload, ...]
+    health_from_pods: bool = True
 
 
 @dataclass(frozen=True)
@@ -145,7 +163,26 @@ class FleetProblem:
     retrying_in: float | None
 
 
-FleetEvent = FleetSnapshot | WorkloadChanged | WorkloadRemoved | FleetProblem
+@dataclass(frozen=True)
+class FleetScopeNarrowed:
+    """All namespaces are forbidden: from now on the watch shows `namespace` only (the context's
+    namespace). `reason` is one plain sentence for the user; `problem` is the 403 behind it."""
+
+    namespace: str
+    reason: str
+    problem: KubeProblem | None = None
+
+
+@dataclass(frozen=True)
+class FleetHealthLimited:
+    """Pods cannot be read (403): health comes from Deployment conditions only. Sent once; a later
+    `FleetSnapshot` with `health_from_pods=True` says the limit is gone."""
+
+    reason: str
+    problem: KubeProblem | None = None
+
+
+FleetEvent = FleetSnapshot | WorkloadChanged | WorkloadRemoved | FleetProblem | FleetScopeNarrowed | FleetHealthLimited
 
 
 # --- the rule ---------------------------------------------------------------------------------
@@ -627,20 +664,76 @@ async def list_all(kube: KubeContext, path: str) -> tuple[list[dict[str, Any]], 
             return items, resource_version
 
 
-async def list_fleet(kube: KubeContext, namespace: str | None = None) -> list[McpWorkload]:
-    """One-shot fleet listing (for `aksmcp ls`). Raises KubeProblem when Deployments cannot be
-    listed; pods or MCPServer resources that cannot be listed only make health less precise."""
+def narrowing_namespace(kube: KubeContext, namespace: str | None, problem: KubeProblem) -> str | None:
+    """The namespace to fall back to when `problem` is a 403 for all namespaces and the context names
+    a namespace of its own (what k9s does); None: no fallback."""
+    if namespace is not None or problem.kind != "forbidden" or problem.namespace is not None:
+        return None
+    if not kube.namespace_explicit or not kube.namespace:
+        return None
+    return kube.namespace
+
+
+def scope_narrowed_reason(namespace: str) -> str:
+    return f"no access to all namespaces; showing namespace {namespace}"
+
+
+def health_limited_reason(problem: KubeProblem) -> str:
+    where = f" in namespace {problem.namespace}" if problem.namespace else ""
+    return f"no access to pods{where} (403 Forbidden); health comes from Deployment conditions only"
+
+
+async def _list_scope(kube: KubeContext, namespace: str | None) -> tuple[list[McpWorkload], KubeProblem | None]:
+    """The fleet of one scope, and the 403 that kept the pods out (if one did)."""
     sources = await _sources(kube, namespace)
     results = await asyncio.gather(*(list_all(kube, s.path) for s in sources), return_exceptions=True)
     state = FleetState(kube.name, [s.name for s in sources if s.name not in ("deployments", "pods")])
+    pods_problem: KubeProblem | None = None
     with paused_gc():
         for source, result in zip(sources, results, strict=True):
             if isinstance(result, BaseException):
                 if source.required or not isinstance(result, KubeProblem):
                     raise result
+                if source.name == "pods" and result.kind == "forbidden":
+                    pods_problem = result
                 continue
             state.replace(source.name, result[0])
-        return list(state.rebuild())
+        return list(state.rebuild()), pods_problem
+
+
+async def list_fleet(kube: KubeContext, namespace: str | None = None) -> list[McpWorkload]:
+    """One-shot fleet listing. Raises KubeProblem when Deployments cannot be listed; pods or
+    MCPServer resources that cannot be listed only make health less precise. Never narrows the
+    scope (see `list_fleet_scoped`)."""
+    return (await _list_scope(kube, namespace))[0]
+
+
+@dataclass(frozen=True)
+class FleetListing:
+    """What `list_fleet_scoped` found: the workloads, the namespace actually listed (None: all)
+    and plain-words notices about what the listing could not see."""
+
+    workloads: list[McpWorkload]
+    namespace: str | None
+    notices: tuple[str, ...] = ()
+
+
+async def list_fleet_scoped(kube: KubeContext, namespace: str | None = None) -> FleetListing:
+    """`list_fleet` with the RBAC fallbacks of the live watch (for `aksmcp ls`): all namespaces
+    forbidden -> the context's namespace, if it names one; pods forbidden -> a notice."""
+    notices: list[str] = []
+    try:
+        workloads, pods_problem = await _list_scope(kube, namespace)
+    except KubeProblem as problem:
+        fallback = narrowing_namespace(kube, namespace, problem)
+        if fallback is None:
+            raise
+        namespace = fallback
+        notices.append(scope_narrowed_reason(fallback))
+        workloads, pods_problem = await _list_scope(kube, fallback)
+    if pods_problem is not None:
+        notices.append(health_limited_reason(pods_problem))
+    return FleetListing(workloads, namespace, tuple(notices))
 
 
 @dataclass(frozen=True)
@@ -750,6 +843,14 @@ async def _rediscover_crds(
                 await queue.put(_SourceAdded(_Source(group, _collection_path(prefix, plural, namespace), False)))
 
 
+@dataclass(frozen=True)
+class _Narrow:
+    """Inside `_watch_scope`: all namespaces are forbidden; the caller restarts in `namespace`."""
+
+    namespace: str
+    problem: KubeProblem
+
+
 async def watch_fleet(
     kube: KubeContext,
     namespace: str | None = None,
@@ -761,7 +862,42 @@ async def watch_fleet(
 ) -> AsyncIterator[FleetEvent]:
     """Live fleet events (see the module docstring). Never raises for cluster problems; stop it
     with `aclose()` or by cancelling the consuming task. MCPServer CRDs installed later are found
-    by API discovery every `rediscover_interval` seconds."""
+    by API discovery every `rediscover_interval` seconds. With `namespace` None and all namespaces
+    forbidden, it narrows to the context's namespace (a `FleetScopeNarrowed` first)."""
+    scope = namespace
+    while True:
+        inner = _watch_scope(
+            kube,
+            scope,
+            retry_initial=retry_initial,
+            retry_max=retry_max,
+            watch_timeout=watch_timeout,
+            rediscover_interval=rediscover_interval,
+        )
+        narrow: _Narrow | None = None
+        async with contextlib.aclosing(inner):
+            async for event in inner:
+                if isinstance(event, _Narrow):
+                    narrow = event
+                    break
+                yield event
+        if narrow is None:
+            return
+        scope = narrow.namespace  # the old scope's watches are closed: start over in the namespace
+        yield FleetScopeNarrowed(narrow.namespace, scope_narrowed_reason(narrow.namespace), narrow.problem)
+
+
+async def _watch_scope(
+    kube: KubeContext,
+    namespace: str | None,
+    *,
+    retry_initial: float,
+    retry_max: float,
+    watch_timeout: int,
+    rediscover_interval: float,
+) -> AsyncGenerator[FleetEvent | _Narrow, None]:
+    """The live watch of one scope (all namespaces or one); yields `_Narrow` and stops when all
+    namespaces turn out to be forbidden and the context names a namespace to fall back to."""
     failures = 0
     while True:
         try:
@@ -793,20 +929,48 @@ async def watch_fleet(
     waiting = {s.name for s in sources}  # the first snapshot waits for every source's first answer
     listed: set[str] = set()
     snapshot_sent = False
+    # Pods forbidden (403): health from Deployment conditions; one notice, then quiet retries.
+    pods_denied: KubeProblem | None = None
+    pods_notice_sent = False
+
+    def snapshot() -> FleetSnapshot:
+        with paused_gc():
+            return FleetSnapshot(state.rebuild(), health_from_pods=pods_denied is None)
+
     try:
         while True:
             message = await queue.get()
             if isinstance(message, _Failed):
                 waiting.discard(message.source)
-                yield FleetProblem(message.problem, message.retrying_in)
+                failure = message.problem
+                if message.source == "deployments":
+                    fallback = narrowing_namespace(kube, namespace, failure)
+                    if fallback is not None:
+                        yield _Narrow(fallback, failure)
+                        return
+                if message.source == "pods" and failure.kind == "forbidden":
+                    first_denial = pods_denied is None
+                    pods_denied = failure
+                    if first_denial and "pods" in listed:
+                        state.replace("pods", [])  # what we knew of the pods is no longer kept up to date
+                        listed.discard("pods")
+                        if snapshot_sent:
+                            yield snapshot()
+                    if snapshot_sent and not pods_notice_sent:
+                        pods_notice_sent = True
+                        yield FleetHealthLimited(health_limited_reason(failure), failure)
+                else:
+                    yield FleetProblem(failure, message.retrying_in)
             elif isinstance(message, _Relisted):
                 waiting.discard(message.source)
                 listed.add(message.source)
+                if message.source == "pods":
+                    pods_denied = None
+                    pods_notice_sent = False
                 with paused_gc():
                     state.replace(message.source, message.items)
-                    snapshot = FleetSnapshot(state.rebuild()) if snapshot_sent else None
-                if snapshot is not None:
-                    yield snapshot
+                if snapshot_sent:
+                    yield snapshot()
             elif isinstance(message, _Event):
                 keys = state.apply(message.source, message.type, message.obj)
                 if snapshot_sent:
@@ -820,12 +984,13 @@ async def watch_fleet(
                 waiting.discard(message.source)
                 state.set_crd_groups(crd_groups)
                 if snapshot_sent:
-                    yield FleetSnapshot(state.rebuild())
+                    yield snapshot()
             if not snapshot_sent and not waiting and "deployments" in listed:
                 snapshot_sent = True
-                with paused_gc():
-                    snapshot = FleetSnapshot(state.rebuild())
-                yield snapshot
+                if pods_denied is not None and not pods_notice_sent:
+                    pods_notice_sent = True
+                    yield FleetHealthLimited(health_limited_reason(pods_denied), pods_denied)
+                yield snapshot()
     finally:
         for task in tasks:
             task.cancel()

@@ -352,11 +352,13 @@ class KubeContext:
         server: str,
         namespace: str,
         exec_source: ExecCredentialSource | None,
+        namespace_explicit: bool = False,
     ) -> None:
         self.name = name
         self.api_client = api_client  # kubernetes.aio ApiClient, for the typed APIs when they fit
         self.server = server
         self.namespace = namespace  # the context's default namespace
+        self.namespace_explicit = namespace_explicit  # the context names it (not the implied "default")
         self.exec_source = exec_source
         self._resources: dict[str, dict[str, ResourceInfo]] = {}
         self._groups: dict[str, str] | None = None
@@ -418,6 +420,7 @@ class KubeContext:
             server=server,
             namespace=str(context.get("namespace") or "default"),
             exec_source=exec_source,
+            namespace_explicit=bool(context.get("namespace")),
         )
 
     async def close(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from aksmcp_tui.core.fleet import FleetProblem, FleetSnapshot, list_fleet, watch_fleet
+from aksmcp_tui.core.fleet import FleetHealthLimited, FleetProblem, FleetSnapshot, list_fleet, watch_fleet
 from aksmcp_tui.core.kube import KubeContext, KubeProblem
 
 MCP_DEPLOYMENT = {
@@ -147,7 +147,8 @@ async def test_open_errors_are_problems(tmp_path: Any, kubeconfig_for: Any) -> N
 
 
 async def test_forbidden_pods_still_give_a_fleet(stub_api: Any, kubeconfig_for: Any) -> None:
-    """Pods are only for health: without them the fleet still comes, with a problem saying why."""
+    """Pods are only for health: without them the fleet still comes, with one notice saying why
+    (FleetHealthLimited, not a FleetProblem: see tests/core/test_fleet_rbac.py)."""
     stub_api.forbidden_pods = True
     stub_api.deployments = [MCP_DEPLOYMENT]
     async with await KubeContext.open(kubeconfig=kubeconfig_for(stub_api.url, {"token": "t"})) as kube:
@@ -155,9 +156,10 @@ async def test_forbidden_pods_still_give_a_fleet(stub_api: Any, kubeconfig_for: 
         events = watch_fleet(kube, retry_initial=5, retry_max=5)
         first_two = [await asyncio.wait_for(anext(events), 10) for _ in range(2)]
         await events.aclose()
-    problem = next(e for e in first_two if isinstance(e, FleetProblem))
+    problem = next(e for e in first_two if isinstance(e, FleetHealthLimited))
     snapshot = next(e for e in first_two if isinstance(e, FleetSnapshot))
-    assert problem.problem.kind == "forbidden" and "list pods" in problem.problem.message
+    assert problem.problem is not None and problem.problem.kind == "forbidden"
+    assert "list pods" in problem.problem.message and not snapshot.health_from_pods
     assert [w.name for w in snapshot.workloads] == ["tools"]
 
 
