@@ -25,6 +25,7 @@ from aksmcp_tui.sandbox.controllers.endpoints import EndpointsController
 from aksmcp_tui.sandbox.controllers.namespace import NamespaceController
 from aksmcp_tui.sandbox.controllers.owners import OwnerIndex
 from aksmcp_tui.sandbox.controllers.replicaset import ReplicaSetController
+from aksmcp_tui.sandbox.daemon import reap_leftover_pods
 from aksmcp_tui.sandbox.persistence import StateFile
 from aksmcp_tui.sandbox.store import NODE_NAME, Store, now_rfc3339
 
@@ -187,6 +188,11 @@ class SandboxCluster:
         with contextlib.suppress(OSError):
             os.chmod(self.state_dir, 0o700)
         self.token = self._load_token()
+        # Pod processes a previous host of this state dir left running (it was SIGKILLed or
+        # crashed) would hold their ports and run twice once the node restarts their pods.
+        killed = reap_leftover_pods(self.state_dir)
+        if killed:
+            log.warning("killed %d pod process(es) left over by a previous sandbox: %s", len(killed), killed)
         # The official client's models (used for strict field checks) take ~1 s to import:
         # load them in the background instead of on the first create.
         self._warm = asyncio.create_task(asyncio.to_thread(_import_models), name="sandbox-warm-models")

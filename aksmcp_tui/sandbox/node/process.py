@@ -1,20 +1,76 @@
-"""One container attempt as a local process (its own session, so its children die with it)."""
+"""One container attempt as a local process (its own session, so its children die with it).
+
+The process also dies with the sandbox's host process: on Linux it gets PR_SET_PDEATHSIG=SIGKILL
+(the kernel kills it when the *thread* that forked it exits; asyncio forks from the event loop's
+thread, which lives as long as the node). It carries ``AKSMCP_SANDBOX_POD_UID`` and is noted in
+``<state_dir>/pod-processes.json``, so that whatever a dead host left behind (grandchildren, which
+PDEATHSIG does not reach) is killed on the next start (daemon.reap_leftover_pods).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from aksmcp_tui.sandbox.daemon import POD_UID_ENV, forget_pod_process, record_pod_process
 from aksmcp_tui.sandbox.node.logs import ContainerLog
 
 _LINE_LIMIT = 256 * 1024
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+
+# Loaded once in the parent: the child, between fork and exec, only calls it.
+_prctl = _load_prctl()
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGKILL when its parent (this host) dies."""
+    if _prctl is None:
+        return None
+    prctl = _prctl
+    parent = os.getpid()
+    kill_signal = ctypes.c_ulong(int(signal.SIGKILL))
+    zero = ctypes.c_ulong(0)
+
+    def preexec() -> None:
+        prctl(ctypes.c_int(_PR_SET_PDEATHSIG), kill_signal, zero, zero, zero)
+        # The parent may have died between fork and prctl: then no signal will ever come.
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
+def pod_of(log_path: Path) -> tuple[Path, str] | None:
+    """(state dir, pod uid) from a log at ``<state>/pods/<uid>/logs/<container>/<n>.log``."""
+    parents = log_path.parents
+    if len(parents) < 5 or parents[1].name != "logs" or parents[3].name != "pods":
+        return None
+    return parents[4], parents[2].name
 
 
 class ContainerProcess:
     """A started process whose stdout/stderr lines go to a ContainerLog."""
+
+    # The state dir whose record of pod processes notes this one (see daemon.reap_leftover_pods).
+    recorded_in: Path | None = None
 
     def __init__(self, proc: asyncio.subprocess.Process, log: ContainerLog) -> None:
         self.proc = proc
@@ -28,7 +84,12 @@ class ContainerProcess:
 
     @classmethod
     async def start(cls, argv: list[str], env: dict[str, str], cwd: str | None, log: ContainerLog) -> ContainerProcess:
-        """Spawn argv; OSError (no such executable, bad cwd, ...) propagates to the caller."""
+        """Spawn argv; OSError (no such executable, bad cwd, ...) propagates to the caller.
+
+        Must run on the event loop's thread (it forks there; see the module docstring)."""
+        pod = pod_of(log.path)
+        if pod is not None:
+            env = {**env, POD_UID_ENV: pod[1]}  # the node's own name: it overrides the spec
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
@@ -36,10 +97,16 @@ class ContainerProcess:
             stderr=asyncio.subprocess.PIPE,
             env=env,
             cwd=cwd,
-            start_new_session=True,
+            start_new_session=True,  # pid = process group: killpg reaches grandchildren
+            preexec_fn=die_with_parent(),
             limit=_LINE_LIMIT,
         )
-        return cls(proc, log)
+        process = cls(proc, log)
+        if pod is not None:
+            with contextlib.suppress(OSError):
+                record_pod_process(pod[0], proc.pid, pod[1])
+                process.recorded_in = pod[0]
+        return process
 
     async def _pump(self, stream: asyncio.StreamReader | None, name: str) -> None:
         if stream is None:
@@ -59,6 +126,9 @@ class ContainerProcess:
         # PID 1 of a container gone means the container is gone: kill whatever it left behind
         # (they would also keep the log pipes open).
         self.signal_group(signal.SIGKILL)
+        if self.recorded_in is not None:
+            with contextlib.suppress(OSError):
+                forget_pod_process(self.recorded_in, self.pid)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.gather(*self._readers, return_exceptions=True), 5)
         for reader in self._readers:
