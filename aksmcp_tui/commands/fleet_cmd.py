@@ -150,13 +150,14 @@ def _resolve_context(name: str | None, kubeconfig: str | None) -> tuple[str, str
     raise KubeconfigError(f"context {chosen!r} not found (known contexts: {known})")
 
 
-async def _list(context: str, kubeconfig: str | None, namespace: str | None) -> list[Any]:
-    from aksmcp_tui.core.fleet import list_fleet
+async def _list(context: str, kubeconfig: str | None, namespace: str | None) -> Any:
+    from aksmcp_tui.core.fleet import list_fleet_scoped
     from aksmcp_tui.core.kube import KubeContext
 
     kube = await KubeContext.open(context, kubeconfig)
     try:
-        return await list_fleet(kube, namespace)
+        # all namespaces forbidden -> the context's namespace, with a notice (as the dashboard does)
+        return await list_fleet_scoped(kube, namespace)
     finally:
         await kube.close()
 
@@ -169,19 +170,29 @@ def run_ls(args: argparse.Namespace) -> int:
 
     try:
         context, kubeconfig = _resolve_context(args.context, args.kubeconfig)
-        workloads = asyncio.run(_list(context, kubeconfig, args.namespace))
+        listing = asyncio.run(_list(context, kubeconfig, args.namespace))
     except KubeconfigError as exc:
         return _fail(str(exc))
     except KubeProblem as exc:
         hint = ""
-        if exc.kind == "forbidden" and not args.namespace:
-            hint = "; try one namespace you may read: aksmcp ls -n NAMESPACE"
+        if exc.kind == "forbidden" and not args.namespace and exc.namespace is None:
+            hint = (
+                "; try one namespace you may read: aksmcp ls -n NAMESPACE "
+                "(or give the context one: kubectl config set-context --current --namespace NAMESPACE)"
+            )
         return _fail(f"{exc}{hint}")
+    for notice in listing.notices:
+        print(f"aksmcp: {notice}", file=sys.stderr)
+    workloads = listing.workloads
     if args.output == "json":
-        print(json.dumps({"context": context, "items": [w.to_json() for w in workloads]}, indent=2))
+        document: dict[str, Any] = {"context": context, "items": [w.to_json() for w in workloads]}
+        if listing.notices:  # only then: the plain shape stays what scripts already read
+            document["namespace"] = listing.namespace
+            document["notices"] = list(listing.notices)
+        print(json.dumps(document, indent=2))
         return 0
     if not workloads:
-        where = f"namespace {args.namespace}" if args.namespace else "any namespace"
+        where = f"namespace {listing.namespace}" if listing.namespace else "any namespace"
         print(f"no MCP servers in {where} of context {context}", file=sys.stderr)
         return 0
     now = datetime.now(UTC)
