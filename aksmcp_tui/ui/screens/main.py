@@ -44,6 +44,9 @@ class MainScreen(Screen[None]):
         self._pending_changed: dict[WorkloadKey, McpWorkload] = {}
         self._pending_removed: set[WorkloadKey] = set()
         self._flush_timer: Timer | None = None
+        # RBAC limits the watch reported (FleetScopeNarrowed, FleetHealthLimited): shown while no problem is
+        self.notices: dict[str, tuple[str, str]] = {}  # "scope" | "health" -> (title, body)
+        self.narrowed_to: str | None = None  # the namespace shown because all namespaces are forbidden
 
     @property
     def dash(self) -> AksmcpApp:
@@ -98,6 +101,8 @@ class MainScreen(Screen[None]):
         self._pending_changed.clear()
         self._pending_removed.clear()
         self.problem = None
+        self.notices.clear()
+        self.narrowed_to = None
         self.query_one(ProblemPanel).hide()
         self.query_one(FleetTable).clear(f"Connecting to {target.context}…")
         self.query_one(ClusterTree).mark_active(target)
@@ -131,13 +136,23 @@ class MainScreen(Screen[None]):
                 self._show_problem_text("error", f"{type(error).__name__}: {error}")
 
     def _on_fleet_event(self, event: FleetEvent) -> None:
-        from aksmcp_tui.core.fleet import FleetProblem, FleetSnapshot, WorkloadChanged, WorkloadRemoved
+        from aksmcp_tui.core.fleet import (
+            FleetHealthLimited,
+            FleetProblem,
+            FleetScopeNarrowed,
+            FleetSnapshot,
+            WorkloadChanged,
+            WorkloadRemoved,
+        )
 
         table = self.query_one(FleetTable)
         if isinstance(event, FleetSnapshot):
             self._pending_changed.clear()
             self._pending_removed.clear()
-            scope = f"namespace {self.namespace}" if self.namespace else "any namespace"
+            if event.health_from_pods:
+                self.notices.pop("health", None)
+            shown = self.narrowed_to or self.namespace
+            scope = f"namespace {shown}" if shown else "any namespace"
             table.set_empty_message(f"No MCP deployments in {scope} of this cluster yet.")
             table.replace_all(event.workloads)
             self._clear_problem()
@@ -151,6 +166,15 @@ class MainScreen(Screen[None]):
             self._schedule_flush()
         elif isinstance(event, FleetProblem):
             self._show_kube_problem(event.problem, event.retrying_in)
+        elif isinstance(event, FleetScopeNarrowed):
+            self.narrowed_to = event.namespace
+            body = f"{event.reason[:1].upper()}{event.reason[1:]}. Other namespaces: :ns NAME."
+            self.notices["scope"] = (f"Showing namespace {event.namespace} only", body)
+            self._show_notices()
+            self._update_topbar()
+        elif isinstance(event, FleetHealthLimited):
+            self.notices["health"] = ("Health without pods", event.reason[:1].upper() + event.reason[1:] + ".")
+            self._show_notices()
 
     def _schedule_flush(self) -> None:
         if self._flush_timer is None:
@@ -186,8 +210,20 @@ class MainScreen(Screen[None]):
             self.notify(f"Connected to {self.target.context} again.", title="Back online")
         self.problem = None
         self.query_one(ProblemPanel).hide()
+        self._show_notices()
         self.live_state = "live"
         self._update_topbar()
+
+    def _show_notices(self) -> None:
+        """RBAC notices in the panel's info style (a problem, while there is one, takes the panel)."""
+        if self.problem is not None:
+            return
+        panel = self.query_one(ProblemPanel)
+        if not self.notices:
+            panel.hide()
+            return
+        titles = [title for title, _ in self.notices.values()]
+        panel.show_info(" · ".join(titles), "\n".join(body for _, body in self.notices.values()))
 
     def _show_kube_problem(self, problem: KubeProblem, retrying_in: float | None) -> None:
         self.problem = problem
@@ -210,6 +246,8 @@ class MainScreen(Screen[None]):
         table = self.query_one(FleetTable)
         context = self.target.context if self.target else "no cluster"
         namespace = self.namespace or "all"
+        if self.narrowed_to:
+            namespace = f"{self.narrowed_to} (no access to all)"
         state = {
             "idle": "○ idle",
             "connecting": "◌ connecting",
