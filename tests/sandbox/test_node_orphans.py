@@ -205,3 +205,22 @@ def test_cluster_start_kills_recorded_leftovers_that_carry_the_marker_only(tmp_p
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             process.wait(timeout=10)
+
+
+def test_a_container_whose_parent_changed_before_prctl_kills_itself() -> None:
+    """The race PDEATHSIG cannot cover: the host died between fork and prctl (here simulated by
+    a preexec step that expects another parent); the child must not run on as an orphan."""
+    from unittest import mock
+
+    from aksmcp_tui.sandbox.node.process import die_with_parent
+
+    with mock.patch("os.getpid", return_value=1):
+        preexec = die_with_parent()
+    assert preexec is not None
+    process = subprocess.Popen([sys.executable, "-c", SLEEP], preexec_fn=preexec, start_new_session=True)
+    try:
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait(timeout=10)
