@@ -58,14 +58,6 @@ def die_with_parent() -> Callable[[], None] | None:
     return preexec
 
 
-def pod_of(log_path: Path) -> tuple[Path, str] | None:
-    """(state dir, pod uid) from a log at ``<state>/pods/<uid>/logs/<container>/<n>.log``."""
-    parents = log_path.parents
-    if len(parents) < 5 or parents[1].name != "logs" or parents[3].name != "pods":
-        return None
-    return parents[4], parents[2].name
-
-
 class ContainerProcess:
     """A started process whose stdout/stderr lines go to a ContainerLog."""
 
@@ -83,11 +75,18 @@ class ContainerProcess:
         self._exit: asyncio.Task[int] = asyncio.create_task(self._wait())
 
     @classmethod
-    async def start(cls, argv: list[str], env: dict[str, str], cwd: str | None, log: ContainerLog) -> ContainerProcess:
+    async def start(
+        cls,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        log: ContainerLog,
+        pod: tuple[Path, str] | None = None,
+    ) -> ContainerProcess:
         """Spawn argv; OSError (no such executable, bad cwd, ...) propagates to the caller.
+        ``pod`` is (state dir, pod uid): the process is marked and recorded for reaping after a crash.
 
         Must run on the event loop's thread (it forks there; see the module docstring)."""
-        pod = pod_of(log.path)
         if pod is not None:
             env = {**env, POD_UID_ENV: pod[1]}  # the node's own name: it overrides the spec
         proc = await asyncio.create_subprocess_exec(

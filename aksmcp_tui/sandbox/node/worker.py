@@ -287,7 +287,8 @@ class PodWorker:
         if executable is None:
             return await self._start_error(c, f'exec: "{argv[0] if argv else ""}": executable file not found in $PATH')
         command = [executable, *argv[1:]]
-        return Launch(lambda log: ContainerProcess.start(command, env, cwd, log))
+        pod = (self.node.state_dir, self.uid)
+        return Launch(lambda log: ContainerProcess.start(command, env, cwd, log, pod=pod))
 
     async def _prepare_docker(self, c: ContainerRuntime) -> Launch | int | None:
         """How to start ``c`` as a Docker container (see docker_runtime.py)."""
