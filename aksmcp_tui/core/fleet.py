@@ -932,6 +932,10 @@ async def _watch_scope(
     # Pods forbidden (403): health from Deployment conditions; one notice, then quiet retries.
     pods_denied: KubeProblem | None = None
     pods_notice_sent = False
+    # Until the Deployments answer, a 403 of another source at cluster scope waits: the Deployments
+    # may narrow the scope, and then that 403 is moot (it is reported with the first snapshot otherwise).
+    narrowable = namespace is None and kube.namespace_explicit
+    deferred: list[FleetProblem] = []
 
     def snapshot() -> FleetSnapshot:
         with paused_gc():
@@ -959,6 +963,8 @@ async def _watch_scope(
                     if snapshot_sent and not pods_notice_sent:
                         pods_notice_sent = True
                         yield FleetHealthLimited(health_limited_reason(failure), failure)
+                elif narrowable and not snapshot_sent and failure.kind == "forbidden":
+                    deferred.append(FleetProblem(failure, message.retrying_in))
                 else:
                     yield FleetProblem(failure, message.retrying_in)
             elif isinstance(message, _Relisted):
@@ -987,6 +993,9 @@ async def _watch_scope(
                     yield snapshot()
             if not snapshot_sent and not waiting and "deployments" in listed:
                 snapshot_sent = True
+                for held in deferred:
+                    yield held
+                deferred.clear()
                 if pods_denied is not None and not pods_notice_sent:
                     pods_notice_sent = True
                     yield FleetHealthLimited(health_limited_reason(pods_denied), pods_denied)

@@ -44,8 +44,8 @@ pytestmark = pytest.mark.timeout(120)
 
 TEAM = "team-a"
 OTHER = "team-b"
-_NAMESPACED = re.compile(r"^/apis?/(?:[^/]+/)?v1/namespaces/([^/]+)/([^/]+)")
-_CLUSTER_SCOPE = re.compile(r"^/apis?/(?:[^/]+/)?v1/(deployments|pods)$")
+_NAMESPACED = re.compile(r"^/apis?/(?:[^/]+/)?v[^/]*/namespaces/([^/]+)/([^/]+)")
+_CLUSTER_SCOPE = re.compile(r"^/apis?/(?:[^/]+/)?v[^/]*/(deployments|pods|mcpservers)$")
 
 
 def _forbidden(resource: str, where: str) -> web.Response:
@@ -382,3 +382,58 @@ async def test_aksmcp_ls_falls_back_to_the_context_namespace(cluster: Cluster, t
     result = await aksmcp("ls", "--kubeconfig", cluster.kubeconfig(None), env=env)
     assert result.returncode == 1 and "403 Forbidden" in result.stderr
     assert "aksmcp ls -n NAMESPACE" in result.stderr and "Traceback" not in result.stderr
+
+
+KAGENT_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "mcpservers.kagent.dev"},
+    "spec": {
+        "group": "kagent.dev",
+        "scope": "Namespaced",
+        "names": {"plural": "mcpservers", "singular": "mcpserver", "kind": "MCPServer", "listKind": "MCPServerList"},
+        "versions": [
+            {
+                "name": "v1alpha1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+            }
+        ],
+    },
+}
+
+
+async def test_mcpserver_resources_narrow_with_the_deployments_without_a_problem(cluster: Cluster) -> None:
+    """kagent installed: its MCPServer list at cluster scope is forbidden too. That 403 may answer
+    before the Deployments' one; it must not show as a problem, and the team's MCPServer shows."""
+    admin = cluster.admin
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    await admin.request("POST", crds, body=KAGENT_CRD, content_type="application/json")
+    resource = {
+        "apiVersion": "kagent.dev/v1alpha1",
+        "kind": "MCPServer",
+        "metadata": {"name": "everything", "namespace": TEAM},
+        "spec": {"deployment": {"image": "ghcr.io/example/everything:1"}},
+    }
+    path = f"/apis/kagent.dev/v1alpha1/namespaces/{TEAM}/mcpservers"
+    for attempt in range(50):  # the new kind is served once the CRD is established
+        try:
+            await admin.request("POST", path, body=resource, content_type="application/json")
+            break
+        except KubeProblem as exc:
+            if exc.kind != "not_found" or attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
+    async with await KubeContext.open(kubeconfig=cluster.kubeconfig(TEAM)) as kube:
+        mirror = Mirror(watch_fleet(kube, retry_initial=0.1, retry_max=0.5))
+        try:
+            kind = "MCPServer (kagent.dev)"
+            await mirror.until(lambda m: (TEAM, kind, "everything") in m.fleet, "the team's MCPServer")
+            assert cluster.proxy.denied["mcpservers"] >= 1  # the cluster-wide list was refused
+            assert not mirror.of(FleetProblem), mirror.seen
+            assert [e.namespace for e in mirror.of(FleetScopeNarrowed)] == [TEAM]
+            assert {k[0] for k in mirror.fleet} == {TEAM}
+        finally:
+            await mirror.close()
