@@ -34,7 +34,12 @@ def register(subcommands: Any) -> None:
     ls.add_argument("--kubeconfig", help="kubeconfig file(s) to read instead of $KUBECONFIG / ~/.kube/config")
     scope = ls.add_mutually_exclusive_group()
     scope.add_argument("-n", "--namespace", help="only this namespace")
-    scope.add_argument("-A", "--all-namespaces", action="store_true", help="all namespaces (the default)")
+    scope.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        help="all namespaces (the default; if that is forbidden, the context's namespace, with a notice)",
+    )
     ls.add_argument("-o", "--output", choices=("table", "json"), default="table", help="output format")
     ls.set_defaults(handler=run_ls)
 

@@ -72,6 +72,7 @@ class RbacProxy:
         self.upstream = upstream
         self.allowed = allowed
         self.deny_pods = False
+        self.allow_cluster_scope = False  # True: an account that may still read all namespaces
         self.denied: Counter[str] = Counter()
         self._denials = asyncio.Condition()
         self.url = ""
@@ -80,11 +81,11 @@ class RbacProxy:
 
     def _refusal(self, path: str) -> web.Response | None:
         cluster = _CLUSTER_SCOPE.match(path)
-        if cluster:
+        if cluster and not self.allow_cluster_scope:
             self.denied[cluster.group(1)] += 1
             return _forbidden(cluster.group(1), "at the cluster scope")
         namespaced = _NAMESPACED.match(path)
-        if namespaced:
+        if namespaced and not self.allow_cluster_scope:
             namespace, resource = namespaced.groups()
             if namespace != self.allowed or (resource == "pods" and self.deny_pods):
                 self.denied[resource] += 1
@@ -283,6 +284,26 @@ async def test_all_namespaces_forbidden_narrows_to_the_context_namespace_and_sta
             assert (OTHER, "still-not-mine") not in names(mirror)
             assert len(mirror.of(FleetScopeNarrowed)) == 1 and not mirror.of(FleetProblem)
             assert all(s.health_from_pods for s in mirror.of(FleetSnapshot))
+        finally:
+            await mirror.close()
+
+
+async def test_access_to_all_namespaces_revoked_while_watching_narrows_then(cluster: Cluster) -> None:
+    cluster.proxy.allow_cluster_scope = True
+    async with await KubeContext.open(kubeconfig=cluster.kubeconfig(TEAM)) as kube:
+        # watch_timeout=1: the watches come back every second, so the revocation is seen at once
+        mirror = Mirror(watch_fleet(kube, retry_initial=0.1, retry_max=0.5, watch_timeout=1))
+        try:
+            await mirror.until(lambda m: names(m) == {(TEAM, "tools"), (OTHER, "not-mine")}, "the whole fleet")
+            assert not mirror.of(FleetScopeNarrowed)
+            cluster.proxy.allow_cluster_scope = False  # the admin removes the ClusterRoleBinding
+            await mirror.until(lambda m: bool(m.of(FleetScopeNarrowed)), "the narrowing")
+            await mirror.until(lambda m: names(m) == {(TEAM, "tools")}, "team-a's fleet only")
+            # the narrowed fleet comes as a snapshot after the notice, replacing the old one
+            narrowed_at = mirror.seen.index(mirror.of(FleetScopeNarrowed)[0])
+            assert any(isinstance(e, FleetSnapshot) for e in mirror.seen[narrowed_at:])
+            assert len(mirror.of(FleetScopeNarrowed)) == 1
+            assert not mirror.of(FleetProblem), mirror.seen
         finally:
             await mirror.close()
 
