@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from aksmcp_tui.core.apply import Applied, apply_documents
-from aksmcp_tui.core.fleet import Health, deployment_health
 from aksmcp_tui.core.kube import KubeContext, KubeProblem
 from aksmcp_tui.core.manifests import ManifestError, default_manifests_dir, render_kustomization
+from aksmcp_tui.core.mcp_rule import Health, deployment_health
 
 API_KEY_SECRET = "aksmcp-server-api-key"
 API_KEY_FIELD = "api-key"

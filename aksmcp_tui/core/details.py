@@ -12,18 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aksmcp_tui.core.fleet import (
-    MCP_CRD_KIND,
-    FleetState,
-    McpWorkload,
-    crd_kind_label,
-    discover_mcp_crds,
-    parse_time,
-    pod_ready,
-    pod_waiting_reason,
-    slim_pod,
-)
+from aksmcp_tui.core.fleet import FleetState, McpWorkload, discover_mcp_crds, slim_pod
 from aksmcp_tui.core.kube import KubeContext, KubeProblem
+from aksmcp_tui.core.mcp_rule import MCP_CRD_KIND, crd_kind_label, parse_time, pod_ready, pod_waiting_reason
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from aksmcp_tui.core.fleet import (
     FleetProblem,
     FleetScopeNarrowed,
     FleetSnapshot,
-    Health,
     McpWorkload,
     WorkloadChanged,
     WorkloadRemoved,
@@ -38,6 +37,7 @@ from aksmcp_tui.core.fleet import (
     watch_fleet,
 )
 from aksmcp_tui.core.kube import KubeContext, KubeProblem
+from aksmcp_tui.core.mcp_rule import Health
 from aksmcp_tui.sandbox.cluster import SandboxCluster
 
 pytestmark = pytest.mark.timeout(120)

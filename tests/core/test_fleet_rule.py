@@ -5,15 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from aksmcp_tui.core.fleet import (
-    FleetState,
-    Health,
-    WorkloadChanged,
-    WorkloadRemoved,
-    deployment_health,
-    is_mcp_deployment,
-    pod_deployment_name,
-)
+from aksmcp_tui.core.fleet import FleetState, WorkloadChanged, WorkloadRemoved, pod_deployment_name
+from aksmcp_tui.core.mcp_rule import Health, deployment_health, is_mcp_deployment
 
 
 def deployment(

@@ -23,7 +23,6 @@ from aksmcp_tui.core.fleet import (
     FleetEvent,
     FleetProblem,
     FleetSnapshot,
-    Health,
     McpWorkload,
     WorkloadChanged,
     WorkloadRemoved,
@@ -31,6 +30,7 @@ from aksmcp_tui.core.fleet import (
     watch_fleet,
 )
 from aksmcp_tui.core.kube import KubeContext, KubeProblem
+from aksmcp_tui.core.mcp_rule import Health
 
 NS = "fleet-test"
 SLEEPER = [sys.executable, "-c", "import time\nwhile True: time.sleep(60)"]
