@@ -40,6 +40,8 @@ from aksmcp_tui.core.kube import KubeContext, KubeProblem
 from aksmcp_tui.core.mcp_rule import Health
 from aksmcp_tui.sandbox.cluster import SandboxCluster
 
+from .test_fleet_sandbox import CRD
+
 pytestmark = pytest.mark.timeout(120)
 
 TEAM = "team-a"
@@ -74,6 +76,7 @@ class RbacProxy:
         self.deny_pods = False
         self.allow_cluster_scope = False  # True: an account that may still read all namespaces
         self.denied: Counter[str] = Counter()
+        self.refusal_delay: dict[str, float] = {}  # resource -> seconds before its 403 is sent
         self._denials = asyncio.Condition()
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -95,6 +98,9 @@ class RbacProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         refusal = self._refusal(request.path)
         if refusal is not None:
+            resource = next((r for r in self.refusal_delay if f"/{r}" in request.path), None)
+            if resource is not None:
+                await asyncio.sleep(self.refusal_delay[resource])
             async with self._denials:
                 self._denials.notify_all()
             return refusal
@@ -193,8 +199,10 @@ class Cluster:
         return write_kubeconfig(self.tmp_path / name, self.proxy.url, self.sandbox.token, namespace)
 
 
-@pytest.fixture
-async def cluster(sandbox: SandboxCluster, tmp_path: Path) -> AsyncIterator[Cluster]:
+@contextlib.asynccontextmanager
+async def rbac_cluster(sandbox: SandboxCluster, tmp_path: Path) -> AsyncIterator[Cluster]:
+    """The sandbox behind a 403 proxy, seeded with `tools` in TEAM and `not-mine` in OTHER
+    (also used by tests/ui/test_rbac_fallback.py)."""
     admin = await KubeContext.open(kubeconfig=str(sandbox.kubeconfig_path))
     proxy = RbacProxy(sandbox.url, TEAM)
     await proxy.start()
@@ -208,6 +216,12 @@ async def cluster(sandbox: SandboxCluster, tmp_path: Path) -> AsyncIterator[Clus
     finally:
         await proxy.close()
         await admin.close()
+
+
+@pytest.fixture
+async def cluster(sandbox: SandboxCluster, tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with rbac_cluster(sandbox, tmp_path) as seeded:
+        yield seeded
 
 
 class Mirror:
@@ -405,33 +419,12 @@ async def test_aksmcp_ls_falls_back_to_the_context_namespace(cluster: Cluster, t
     assert "aksmcp ls -n NAMESPACE" in result.stderr and "Traceback" not in result.stderr
 
 
-KAGENT_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "mcpservers.kagent.dev"},
-    "spec": {
-        "group": "kagent.dev",
-        "scope": "Namespaced",
-        "names": {"plural": "mcpservers", "singular": "mcpserver", "kind": "MCPServer", "listKind": "MCPServerList"},
-        "versions": [
-            {
-                "name": "v1alpha1",
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-            }
-        ],
-    },
-}
-
-
 async def test_mcpserver_resources_narrow_with_the_deployments_without_a_problem(cluster: Cluster) -> None:
     """kagent installed: its MCPServer list at cluster scope is forbidden too. That 403 may answer
     before the Deployments' one; it must not show as a problem, and the team's MCPServer shows."""
     admin = cluster.admin
     crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-    await admin.request("POST", crds, body=KAGENT_CRD, content_type="application/json")
+    await admin.request("POST", crds, body=CRD, content_type="application/json")
     resource = {
         "apiVersion": "kagent.dev/v1alpha1",
         "kind": "MCPServer",
@@ -447,6 +440,8 @@ async def test_mcpserver_resources_narrow_with_the_deployments_without_a_problem
             if exc.kind != "not_found" or attempt == 49:
                 raise
             await asyncio.sleep(0.1)
+    # Make the race the test is about certain: the MCPServer 403 answers before the Deployments' one.
+    cluster.proxy.refusal_delay["deployments"] = 0.5
     async with await KubeContext.open(kubeconfig=cluster.kubeconfig(TEAM)) as kube:
         mirror = Mirror(watch_fleet(kube, retry_initial=0.1, retry_max=0.5))
         try:

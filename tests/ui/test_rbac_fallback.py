@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from core.test_fleet_rbac import OTHER, TEAM, RbacProxy, create, write_kubeconfig
+from core.test_fleet_rbac import TEAM, RbacProxy, create, rbac_cluster
 
 from aksmcp_tui.core.kube import KubeContext
 from aksmcp_tui.sandbox.cluster import SandboxCluster
@@ -34,20 +34,8 @@ class Rbac:
 
 @pytest.fixture
 async def rbac(sandbox: SandboxCluster, tmp_path: Path) -> AsyncIterator[Rbac]:
-    admin = await KubeContext.open(kubeconfig=str(sandbox.kubeconfig_path))
-    proxy = RbacProxy(sandbox.url, TEAM)
-    await proxy.start()
-    try:
-        for namespace in (TEAM, OTHER):
-            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-            await admin.request("POST", "/api/v1/namespaces", body=body, content_type="application/json")
-        await create(admin, TEAM, "tools")
-        await create(admin, OTHER, "not-mine")
-        kubeconfig = write_kubeconfig(tmp_path / "config", proxy.url, sandbox.token, TEAM)
-        yield Rbac(proxy, admin, kubeconfig)
-    finally:
-        await proxy.close()
-        await admin.close()
+    async with rbac_cluster(sandbox, tmp_path) as cluster:
+        yield Rbac(cluster.proxy, cluster.admin, cluster.kubeconfig())
 
 
 async def test_all_namespaces_forbidden_shows_the_context_namespace_with_a_notice(rbac: Rbac) -> None:
