@@ -1,0 +1,129 @@
+"""A test MCP server (official SDK) with nested schemas, progress, logs, a slow tool, resources and prompts.
+
+Run: `python zoo_server.py [--port N]` serves Streamable HTTP on 127.0.0.1 and prints `PORT <n>`;
+`python zoo_server.py --stdio` serves stdio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import sys
+from typing import Literal
+
+import anyio
+import uvicorn
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import ImageContent, TextContent
+from pydantic import BaseModel, Field
+
+PNG_1X1 = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5d1f5a20000000049454e44ae426082"
+    )
+).decode()
+
+server = MCPServer("zoo", version="1.2.3", instructions="A zoo of schemas for aksmcp's console tests.")
+
+
+class Address(BaseModel):
+    city: str = Field(description="City name")
+    zip: str = Field(pattern=r"^[0-9]{5}$", description="Five digits")
+
+
+class Customer(BaseModel):
+    name: str
+    email: str | None = Field(default=None, json_schema_extra={"format": "email"})
+    address: Address
+
+
+class OrderResult(BaseModel):
+    order_id: int
+    summary: str
+
+
+@server.tool(description="Create an order (nested objects, $ref/$defs, enum, arrays, nullable, defaults).")
+def create_order(
+    customer: Customer,
+    quantity: int = Field(ge=1, le=100, description="How many"),
+    priority: Literal["low", "high"] = "low",
+    tags: list[str] | None = None,
+    gift: bool = False,
+) -> OrderResult:
+    summary = f"{quantity} for {customer.name} in {customer.address.city} ({priority})"
+    if tags:
+        summary += " tags=" + ",".join(tags)
+    if gift:
+        summary += " gift"
+    return OrderResult(order_id=42, summary=summary)
+
+
+@server.tool(description="Count to N with progress and log notifications.")
+async def count(n: int, ctx: Context) -> str:
+    for i in range(1, n + 1):
+        await ctx.info(f"step {i}")
+        await ctx.report_progress(i, n, f"step {i} of {n}")
+    return f"counted to {n}"
+
+
+@server.tool(description="Sleep (for cancellation tests).")
+async def slow(seconds: float = 30.0) -> str:
+    await anyio.sleep(seconds)
+    return "done"
+
+
+@server.tool(description="An image and a failing flag.")
+def picture(fail: bool = False) -> list[TextContent | ImageContent]:
+    if fail:
+        from mcp.server.mcpserver.exceptions import ToolError
+
+        raise ToolError("no picture today")
+    return [TextContent(type="text", text="a dot"), ImageContent(type="image", data=PNG_1X1, mime_type="image/png")]
+
+
+@server.resource("zoo://animals", description="The animals", mime_type="application/json")
+def animals() -> str:
+    return '["lion", "zebra"]'
+
+
+@server.resource("zoo://animal/{name}", description="One animal")
+def animal(name: str) -> str:
+    return f"{name} is here"
+
+
+@server.prompt(description="Describe an animal")
+def describe(animal: str, style: str = "short") -> str:
+    return f"Describe the {animal} in a {style} way."
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--stdio", action="store_true")
+    args = parser.parse_args()
+    if args.stdio:
+        server.run()
+        return
+    app = server.streamable_http_app(
+        transport_security=TransportSecuritySettings(allowed_hosts=["127.0.0.1:*"], allowed_origins=[])
+    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning")
+    userver = uvicorn.Server(config)
+
+    async def serve() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(userver.serve)
+            while not userver.started:  # noqa: ASYNC110 (uvicorn has no started event)
+                await anyio.sleep(0.01)
+            port = userver.servers[0].sockets[0].getsockname()[1]
+            print(f"PORT {port}", flush=True)
+
+    anyio.run(serve)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
