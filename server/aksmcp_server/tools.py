@@ -26,6 +26,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import ToolAnnotations
+from pydantic import ConfigDict
 
 from .config import Settings
 from .workspace import PathRefused, Workspace
@@ -360,6 +361,7 @@ def build_tools(settings: Settings) -> list[Tool]:
             annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
         ),
     ]
+    tools = [_refuse_undeclared_arguments(tool) for tool in tools]
     if settings.enable_test_tools:
 
         async def slow_operation(seconds: float = 1.0) -> dict[str, Any]:
@@ -370,6 +372,24 @@ def build_tools(settings: Settings) -> list[Tool]:
             Tool.from_function(slow_operation, name="slow_operation", description="Test only: sleep, then answer.")
         )
     return tools
+
+
+def _refuse_undeclared_arguments(tool: Tool) -> Tool:
+    """Arguments a tool does not declare are refused (an `isError` result naming them), not dropped.
+
+    The SDK's argument model ignores unknown keys, so a caller's typo (`pth` for `path`) would run the
+    tool with its defaults and look like success; `aksmcp test --call` checks this. The published
+    schema says the same with `additionalProperties: false`.
+    """
+    base = tool.fn_metadata.arg_model
+    strict = type(
+        base.__name__,
+        (base,),
+        {"model_config": ConfigDict(**{**base.model_config, "extra": "forbid"}), "__module__": base.__module__},
+    )
+    tool.fn_metadata.arg_model = strict
+    tool.parameters = {**tool.parameters, "additionalProperties": False}
+    return tool
 
 
 def register_tools(server: MCPServer[Any], settings: Settings) -> list[str]:
