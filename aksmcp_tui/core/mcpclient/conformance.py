@@ -421,8 +421,8 @@ async def _check_call(session: McpSession, call: tuple[str, dict[str, Any]], rep
             )
         )
     properties = tool.input_schema.get("properties") or {}
-    if UNDECLARED_ARGUMENT in properties:
-        return
+    if UNDECLARED_ARGUMENT in properties or session.endpoint.url is not None:
+        return  # over HTTP the raw check (check_undeclared_argument) does it, whether or not the SDK connects
     extra = await session.call_tool(name, {**arguments, UNDECLARED_ARGUMENT: "x"})
     refused = extra.error is not None or (extra.result is not None and extra.result.is_error)
     report.checks.append(
@@ -433,6 +433,22 @@ async def _check_call(session: McpSession, call: tuple[str, dict[str, Any]], rep
             if refused
             else f"the server silently accepted {UNDECLARED_ARGUMENT!r}, which {name} does not declare",
         )
+    )
+
+
+async def check_undeclared_argument(p: Probe, call: tuple[str, dict[str, Any]]) -> CheckResult:
+    """The named tool called with one argument it does not declare must be refused (isError or -32602)."""
+    name, arguments = call
+    label = f"call {name} with an undeclared argument"
+    if p.legacy_session_id is None:
+        await p.legacy_initialize()
+    body = p.request("tools/call", {"name": name, "arguments": {**arguments, UNDECLARED_ARGUMENT: "x"}}, modern=False)
+    answer = await p.post(body, modern=False)
+    result = answer.result
+    if answer.error_code is not None or (result is not None and result.get("isError") is True):
+        return CheckResult(label, "pass", f"refused ({answer.brief()})")
+    return CheckResult(
+        label, "fail", f"the server silently accepted {UNDECLARED_ARGUMENT!r}, which {name} does not declare"
     )
 
 
@@ -463,6 +479,11 @@ async def run_conformance(endpoint: Endpoint, *, call: tuple[str, dict[str, Any]
                 except Exception as exc:  # one broken answer must not end the run: it is that check's failure
                     name = check.__name__.removeprefix("check_").replace("_", " ")
                     report.checks.append(CheckResult(name, "fail", f"{type(exc).__name__}: {exc}"))
+            if call is not None:
+                try:
+                    report.checks.append(await check_undeclared_argument(probe, call))
+                except Exception as exc:
+                    report.checks.append(CheckResult(f"call {call[0]} with an undeclared argument", "fail", str(exc)))
             report.checks += await check_health_routes(probe)
     else:
         for protocol in (MODERN, LEGACY):
