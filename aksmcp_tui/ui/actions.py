@@ -40,7 +40,7 @@ MAIN_ACTIONS: tuple[UiAction, ...] = (
     UiAction("focus_clusters", "t", "t", "Clusters", "Focus cluster tree", "Move the focus to the cluster tree"),
     UiAction("later('Logs')", "l", "l", "Logs", "Logs", f"Follow the pods' logs ({LATER})", later=True),
     UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
-    UiAction("later('Console')", "c", "c", "Console", "MCP console", f"Call tools on the server ({LATER})", later=True),
+    UiAction("open_console", "c", "c", "Console", "MCP console", "Call tools, read resources, see the traffic"),
     UiAction("later('Deploy')", "d", "d", "Deploy", "Deploy", f"Build and deploy an MCP server ({LATER})", later=True),
     UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
     UiAction("back", "escape", "esc", "Back", "Clear filter", "Clear the filter / leave the prompt", show=False),
@@ -52,7 +52,7 @@ DETAILS_ACTIONS: tuple[UiAction, ...] = (
     UiAction("refresh", "r", "r", "Refresh", "Refresh details", "Load the details again"),
     UiAction("later('Logs')", "l", "l", "Logs", "Logs", f"Follow the pods' logs ({LATER})", later=True),
     UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
-    UiAction("later('Console')", "c", "c", "Console", "MCP console", f"Call tools on the server ({LATER})", later=True),
+    UiAction("open_console", "c", "c", "Console", "MCP console", "Call tools, read resources, see the traffic"),
     UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
 )
 

@@ -84,6 +84,36 @@ def picture(fail: bool = False) -> list[TextContent | ImageContent]:
     return [TextContent(type="text", text="a dot"), ImageContent(type="image", data=PNG_1X1, mime_type="image/png")]
 
 
+class Circle(BaseModel):
+    shape: Literal["circle"] = "circle"
+    r: float
+
+
+class Square(BaseModel):
+    shape: Literal["square"] = "square"
+    side: float
+
+
+@server.tool(description="Area of a figure (a oneOf/anyOf of two object shapes).")
+def area(figure: Circle | Square) -> str:
+    if isinstance(figure, Circle):
+        return f"circle area {3.14159 * figure.r * figure.r:.2f}"
+    return f"square area {figure.side * figure.side:.2f}"
+
+
+class Confirmation(BaseModel):
+    ok: bool
+    reason: str = ""
+
+
+@server.tool(description="Ask the user to confirm (elicitation).")
+async def confirm(question: str, ctx: Context) -> str:
+    answer = await ctx.elicit(question, schema=Confirmation)
+    if answer.action != "accept":
+        return f"user said {answer.action}"
+    return f"confirmed={answer.data.ok} reason={answer.data.reason}"
+
+
 @server.resource("zoo://animals", description="The animals", mime_type="application/json")
 def animals() -> str:
     return '["lion", "zebra"]'

@@ -11,7 +11,9 @@ the field they belong to, so the form shows them on that field.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -78,7 +80,14 @@ class FormField:
 
 
 def path_key(path: Path) -> str:
-    return "f" + "".join(f"-{p}" for p in path).replace(".", "_").replace("$", "S") if path else "f-root"
+    """A widget-id-safe key: readable for plain names, with a digest where a name had other characters."""
+    if not path:
+        return "f-root"
+    joined = "-".join(str(p) for p in path)
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", joined)
+    if safe != joined:
+        safe += "-" + hashlib.sha1(joined.encode()).hexdigest()[:6]
+    return "f-" + safe
 
 
 @dataclass(frozen=True)
@@ -370,7 +379,7 @@ def initial_raw(form: FormField) -> dict[Path, Any]:
     """Inputs pre-filled from defaults (and from const values)."""
     raw: dict[Path, Any] = {}
     for f in _leaves(form):
-        if f.has_default:
+        if f.has_default and f.default is not None:  # a null default is the server's: leave the field empty
             default = f.default
             if f.kind == "boolean":
                 raw[f.path] = bool(default)

@@ -218,11 +218,16 @@ async def resolve_endpoint(target: McpTarget, *, token_source: TokenSource | Non
     if target.kind == "url":
         return Endpoint(target, url=target.url, headers=headers)
     context, namespace, kubeconfig = _deploy_context(target)
-    from aksmcp_tui.core.forward import ForwardSpec, ensure_forward
+    # the contract's names, from the module that defines them (the package __init__ keeps its imports light)
+    from aksmcp_tui.core.forward.control import ensure_forward
+    from aksmcp_tui.core.forward.spec import ForwardError, ForwardSpec
 
-    status = await ensure_forward(
-        ForwardSpec(context=context, namespace=namespace, target=f"deploy/{target.name}", kubeconfig=kubeconfig)
-    )
+    try:
+        status = await ensure_forward(
+            ForwardSpec(context=context, namespace=namespace, target=f"deploy/{target.name}", kubeconfig=kubeconfig)
+        )
+    except ForwardError as exc:
+        raise TargetError(f"deploy/{target.name}: {exc}") from None
     if status.state == "failed":
         raise TargetError(f"the forward to deploy/{target.name} failed: {status.last_error or 'unknown error'}")
     note = f"through forward {status.local_url} → deploy/{target.name} ({namespace}, {context})"

@@ -158,6 +158,11 @@ class DetailsScreen(Screen[None]):
     def action_refresh(self) -> None:
         self._load()
 
+    def action_open_console(self) -> None:
+        from aksmcp_tui.ui.screens.console import console_for_workload
+
+        self.app.push_screen(console_for_workload(self.target, self.workload))
+
     def action_later(self, what: str) -> None:
         self.notify(f"{what} {LATER}.", title=what)
 

@@ -345,6 +345,15 @@ class MainScreen(Screen[None]):
         else:
             self._open_details(workload)
 
+    def action_open_console(self) -> None:
+        workload = self.query_one(FleetTable).selected
+        if workload is None or self.target is None:
+            self.notify("No deployment selected", severity="warning")
+            return
+        from aksmcp_tui.ui.screens.console import console_for_workload
+
+        self.app.push_screen(console_for_workload(self.target, workload))
+
     def _typing_elsewhere(self) -> None:
         """ ":" and "/" are priority bindings: inside a text field they are just characters."""
         if isinstance(self.focused, Input):
