@@ -184,8 +184,8 @@ async def test_progress_logs_cancel_prompts_history_and_save(zoo: Served, tmp_pa
         await wait_for(pilot, lambda: isinstance(app.screen, NameDialog), "the name dialog")
         await pilot.press(*"count three", "enter")
         await wait_for(pilot, lambda: screen.query_one("#saved", OptionList).option_count == 1, "saved list")
-        saved = Path("~/.config/aksmcp/requests/count-three.yaml").expanduser()
-        assert yaml.safe_load(saved.read_text()) == {  # noqa: ASYNC240
+        saved = Path("~/.config/aksmcp/requests/count-three.yaml").expanduser()  # noqa: ASYNC240
+        assert yaml.safe_load(saved.read_text()) == {
             "name": "count three",
             "method": "tools/call",
             "target": zoo.url,
