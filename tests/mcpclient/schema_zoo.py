@@ -80,7 +80,7 @@ RECURSIVE: dict[str, Any] = {
 }
 
 
-def large_schema(width: int = 40, depth: int = 3) -> dict[str, Any]:
+def large_schema(width: int = 30, depth: int = 2) -> dict[str, Any]:
     """The largest schema of the zoo: `width` properties per level, nested `depth` levels, all constructs."""
     defs: dict[str, Any] = {"Point": NESTED["$defs"]["Point"]}
 

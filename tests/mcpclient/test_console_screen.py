@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static, TextArea
+from textual.widgets import Checkbox, DataTable, Input, OptionList, Static, TextArea
 
 from aksmcp_tui.core.mcpclient import parse_target
 from aksmcp_tui.ui.console_app import ConsoleApp
@@ -40,7 +40,9 @@ def _screen(app: ConsoleApp) -> ConsoleScreen:
 
 async def _connected(pilot: Pilot[Any]) -> ConsoleScreen:
     screen = _screen(pilot.app)  # type: ignore[arg-type]
-    await wait_for(pilot, lambda: screen.state == "connected" and screen.current is not None, "connected")
+    await wait_for(
+        pilot, lambda: screen.state == "connected" and screen.current is not None and screen.form_ready, "connected"
+    )
     await pilot.pause()
     return screen
 
@@ -69,9 +71,9 @@ async def test_fill_a_nested_form_send_and_see_result_and_traffic(zoo: Served) -
         await _type_into(pilot, "#in-f-quantity", "0")  # below the minimum
         await pilot.press("ctrl+s")
         await pilot.pause()
-        zip_error = screen.query_one("#err-f-customer-address-zip", Static)
-        assert zip_error.has_class("-shown") and "does not match" in str(zip_error.render())
-        assert "less than the minimum of 1" in str(screen.query_one("#err-f-quantity", Static).render())
+        assert "does not match" in screen.field_errors["f-customer-address-zip"]
+        assert "✗ '12' does not match" in str(screen.query_one("#lbl-f-customer-address-zip", Static).render())
+        assert "less than the minimum of 1" in screen.field_errors["f-quantity"]
         assert screen.query_one("#in-f-customer-address-zip", Input).has_class("-invalid")
         assert "tools/call" not in screen.traffic.methods("out")  # nothing was sent
         await _type_into(pilot, "#in-f-customer-address-zip", "01234")
@@ -80,7 +82,8 @@ async def test_fill_a_nested_form_send_and_see_result_and_traffic(zoo: Served) -
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen.calls_done == 1, "the call")
         await pilot.pause()
-        assert not screen.query_one("#err-f-customer-address-zip", Static).has_class("-shown")
+        assert screen.field_errors == {}
+        assert "✗" not in str(screen.query_one("#lbl-f-customer-address-zip", Static).render())
         text = _result_text(screen)
         assert "2 for Ann in Oslo (low) gift" in text
         assert "structuredContent ✓ matches outputSchema" in text
@@ -110,9 +113,8 @@ async def test_union_raw_json_and_is_error(zoo: Served) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await _connected(pilot)
         screen.select_tool("area")
-        await pilot.pause()
-        variant = screen.query_one("#var-f-figure", Select)
-        variant.value = 1  # Square
+        await wait_for(pilot, lambda: screen.form_ready, "the form")
+        await pilot.click("#var-f-figure")  # the branch choice cycles: Circle -> Square
         await wait_for(pilot, lambda: bool(screen.query("#in-f-figure-side")), "the Square fields")
         await _type_into(pilot, "#in-f-figure-side", "3")
         await pilot.press("ctrl+s")
@@ -131,7 +133,7 @@ async def test_union_raw_json_and_is_error(zoo: Served) -> None:
         await pilot.pause()
         assert "raw JSON" in str(screen.query_one("#form-error", Static).render())
         screen.select_tool("picture")
-        await pilot.pause()
+        await wait_for(pilot, lambda: screen.form_ready, "the form")
         raw.text = '{"fail": true}'
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen.calls_done == 2, "the failing call")
@@ -149,7 +151,7 @@ async def test_progress_logs_cancel_prompts_history_and_save(zoo: Served, tmp_pa
     async with app.run_test(size=SIZE) as pilot:
         screen = await _connected(pilot)
         screen.select_tool("count")
-        await pilot.pause()
+        await wait_for(pilot, lambda: screen.form_ready, "the form")
         await _type_into(pilot, "#in-f-n", "3")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen.calls_done == 1, "count")
@@ -157,7 +159,7 @@ async def test_progress_logs_cancel_prompts_history_and_save(zoo: Served, tmp_pa
         assert "progress 3/3 step 3 of 3" in events and "[info]" in events and "step 2" in events
         # a long call is cancelled from the screen
         screen.select_tool("slow")
-        await pilot.pause()
+        await wait_for(pilot, lambda: screen.form_ready, "the form")
         await _type_into(pilot, "#in-f-seconds", "60")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: "tools/call" in screen.traffic.methods("out")[-1:], "the slow call on the wire")
@@ -166,7 +168,7 @@ async def test_progress_logs_cancel_prompts_history_and_save(zoo: Served, tmp_pa
         assert "cancelled" in _result_text(screen)
         # prompts from the same screen
         screen._select_prompt("describe")
-        await pilot.pause()
+        await wait_for(pilot, lambda: screen.form_ready, "the form")
         await _type_into(pilot, "#in-f-animal", "lion")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen.calls_done == 3, "the prompt")
@@ -203,7 +205,7 @@ async def test_elicitation_is_answered_from_the_screen(zoo: Served) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await _connected(pilot)
         screen.select_tool("confirm")
-        await pilot.pause()
+        await wait_for(pilot, lambda: screen.form_ready, "the form")
         await _type_into(pilot, "#in-f-question", "Deploy?")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ElicitationDialog), "the elicitation dialog")

@@ -11,6 +11,7 @@ the field they belong to, so the form shows them on that field.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -403,16 +404,14 @@ def _leaves(f: FormField) -> list[FormField]:
 # ---------------------------------------------------------------------------- validation
 def validate_arguments(schema: Mapping[str, Any] | None, arguments: Any) -> list[FieldError]:
     """JSON Schema 2020-12 errors, each with the path of the field it belongs to."""
-    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
     if not schema:
         return []
     try:
-        Draft202012Validator.check_schema(schema)
+        validator = _validator(json.dumps(schema, sort_keys=True))
     except SchemaError as exc:
         return [FieldError((), f"the tool's inputSchema is invalid: {exc.message}")]
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     found: list[FieldError] = []
     for error in sorted(validator.iter_errors(arguments), key=lambda e: list(map(str, e.absolute_path))):
         path: Path = tuple(error.absolute_path)
@@ -430,6 +429,17 @@ def validate_arguments(schema: Mapping[str, Any] | None, arguments: Any) -> list
                 continue
         found.append(FieldError(path, error.message))
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: str) -> Any:
+    """One checked validator per schema: checking a schema against the meta-schema costs far more than
+    validating arguments, and the console validates the same tool's arguments again and again."""
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(schema_json)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def check_schema(schema: Any) -> str | None:

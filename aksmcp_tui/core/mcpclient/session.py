@@ -118,6 +118,8 @@ class McpSession:
         read_timeout: float | None = None,
         connect_timeout: float = CONNECT_TIMEOUT_S,
         auth: Any = None,  # an httpx2.Auth (the SDK's OAuth provider) for servers that asked for OAuth
+        progress: bool = True,
+        log_level: str | None = "debug",
     ) -> None:
         if protocol not in PROTOCOL_CHOICES:
             raise ConsoleError(f"--protocol {protocol!r}: use one of {', '.join(PROTOCOL_CHOICES)}", exit_code=2)
@@ -130,6 +132,10 @@ class McpSession:
         self.read_timeout = read_timeout
         self.connect_timeout = connect_timeout
         self.auth = auth
+        # A progress token (and the log opt-in) asks the server to stream the answer (SSE) instead of one
+        # JSON body; the console wants that, a script calling in a loop may not.
+        self.progress = progress
+        self.log_level = log_level
         self.http_trace = HttpTrace()
         self.tools: list[types.Tool] = []
         self.resources: list[types.Resource] = []
@@ -195,7 +201,7 @@ class McpSession:
                 mode=self._mode(),
                 read_timeout_seconds=self.read_timeout,
                 logging_callback=self._on_log,
-                log_level="debug",
+                log_level=self.log_level,  # type: ignore[arg-type]
                 message_handler=self._on_message,
                 client_info=types.Implementation(name=CLIENT_NAME, version=_version()),
                 elicitation_callback=self._elicit if self.elicitation else None,  # type: ignore[arg-type]
@@ -394,7 +400,8 @@ class McpSession:
 
         started = time.perf_counter()
         try:
-            outcome.result = await self._guard(self.client.call_tool(name, arguments, progress_callback=progress))
+            callback = progress if self.progress or on_progress is not None else None
+            outcome.result = await self._guard(self.client.call_tool(name, arguments, progress_callback=callback))
         except ConsoleError as error:
             outcome.error = error
         except anyio.get_cancelled_exc_class():

@@ -27,7 +27,6 @@ from textual.widgets import (
     DataTable,
     Footer,
     Input,
-    Label,
     OptionList,
     ProgressBar,
     RichLog,
@@ -40,6 +39,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from aksmcp_tui.core.mcpclient.forms import VARIANT, FieldError, FormField, assemble, build_form, validate_arguments
+from aksmcp_tui.ui.widgets.choice import Choice
 
 if TYPE_CHECKING:
     import mcp_types as types
@@ -82,6 +82,31 @@ def _expand(template: str, values: dict[str, Any]) -> str:
     return re.sub(r"{[+#./;?&]?([A-Za-z0-9_]+)}", lambda m: quote(str(values.get(m.group(1), "")), safe=""), template)
 
 
+class FieldLabel(Static):
+    """A field's label, hint and (when there is one) its validation error, in one widget."""
+
+    def __init__(self, key: str, title: str, required: bool, hint: str) -> None:
+        super().__init__(id=f"lbl-{key}", classes="form-label", markup=False)
+        self.title = title
+        self.required = required
+        self.hint = hint
+        self.error: str | None = None
+        self.show()
+
+    def set_error(self, message: str | None) -> None:
+        self.error = message
+        self.set_class(message is not None, "-invalid")
+        self.show()
+
+    def show(self) -> None:
+        text = Text(self.title, style="bold" if self.required else "")
+        if self.hint:
+            text.append(("\n" if self.title else "") + self.hint, style="dim")
+        if self.error:
+            text.append("\n✗ " + self.error, style="bold red")
+        self.update(text)
+
+
 class ConsoleScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "send", "Send", priority=True),
@@ -105,11 +130,9 @@ class ConsoleScreen(Screen[None]):
     ConsoleScreen #form { height: 1fr; }
     ConsoleScreen #raw { height: 1fr; }
     ConsoleScreen .form-object { height: auto; padding-left: 2; border-left: vkey $panel-lighten-2; }
-    ConsoleScreen .form-label { height: 1; margin-top: 1; }
+    ConsoleScreen .form-label { height: auto; margin-top: 1; }
     ConsoleScreen #form Input { margin-bottom: 0; }
     ConsoleScreen .form-hint { height: auto; color: $text-muted; }
-    ConsoleScreen .form-error { height: auto; color: $error; display: none; }
-    ConsoleScreen .form-error.-shown { display: block; }
     ConsoleScreen Input.-invalid { border: tall $error; }
     ConsoleScreen .union-body { height: auto; }
     ConsoleScreen #actions { height: 3; }
@@ -144,6 +167,8 @@ class ConsoleScreen(Screen[None]):
         self.current: CurrentRequest | None = None
         self.raw_mode = False
         self.calls_done = 0  # finished sends (tests wait on it)
+        self.form_ready = False  # the current request's widgets are mounted
+        self.field_errors: dict[str, str] = {}  # field key -> the error shown on it
         self.last_outcome: Any = None
         self.result_text = ""  # the result pane as plain text (what tests and copy read)
         self.traffic_detail_text = ""
@@ -389,16 +414,18 @@ class ConsoleScreen(Screen[None]):
         self.query_one("#request-desc", Static).update(description)
         self.query_one("#form-error", Static).update("")
         self.query_one("#raw", TextArea).text = json.dumps(arguments or {}, indent=2)
-        self._build_form_widgets(request.form, arguments)
+        self.form_ready = False
+        self.run_worker(self.build_form_widgets(request.form), group="form", exclusive=True, exit_on_error=False)
         if arguments and not self.raw_mode:
             self.action_toggle_raw()  # a replayed request shows exactly what will be sent
 
     # ------------------------------------------------------------------ form widgets
-    def _build_form_widgets(self, form: FormField, arguments: dict[str, Any] | None) -> None:
+    async def build_form_widgets(self, form: FormField) -> None:
+        """Replace the form's widgets; the old ones are gone before the new ones (same ids) mount."""
         from aksmcp_tui.core.mcpclient.forms import initial_raw
 
         container = self.query_one("#form", VerticalScroll)
-        container.remove_children()
+        await container.remove_children()
         raw = initial_raw(form)
         if form.kind == "object":
             widgets = [w for child in form.children for w in self._field_widgets(child, raw)]
@@ -406,39 +433,37 @@ class ConsoleScreen(Screen[None]):
                 widgets = [Static("(no arguments)", classes="form-hint")]
         else:
             widgets = self._field_widgets(form, raw)
-        container.mount_all(widgets)
+        await container.mount_all(widgets)
+        self.form_ready = True
 
     def _field_widgets(self, f: FormField, raw: dict[Any, Any]) -> list[Widget]:
+        """Two widgets per field (a label that also shows the hint and the error, and the input): a large
+        schema mounts hundreds of fields, and Textual's cost is per widget."""
         key = f.key
-        label = Label(Text(f.label, style="bold" if f.required else ""), classes="form-label")
-        hint_text = " · ".join(x for x in (f.description or "", f.hint()) if x)
-        hint = Static(hint_text, classes="form-hint", markup=False)
-        error = Static("", id=f"err-{key}", classes="form-error", markup=False)
+        hint = " · ".join(x for x in (f.description or "", f.hint()) if x)
+        label = FieldLabel(key, f.label if f.kind != "boolean" else "", f.required, hint)
         if f.kind == "object":
             inner = [w for child in f.children for w in self._field_widgets(child, raw)]
-            return [label, hint, error, Vertical(*inner, classes="form-object", id=f"obj-{key}")]
+            return [label, Vertical(*inner, classes="form-object", id=f"obj-{key}")]
         if f.kind == "union":
-            options = [(title, index) for index, title in enumerate(f.variant_titles)]
-            select: Select[int] = Select(options, value=0, allow_blank=False, id=f"var-{key}", compact=True)
+            # string values: Textual's Select treats a falsy value as "no selection" in places
+            options = [(title, str(index)) for index, title in enumerate(f.variant_titles)]
+            select = Choice(options, value="0", id=f"var-{key}")
             body = Vertical(*self._variant_widgets(f, 0, raw), classes="union-body", id=f"union-{key}")
-            return [label, hint, select, error, body]
+            return [label, select, body]
         if f.kind == "boolean":
-            return [Checkbox(f.label, value=bool(raw.get(f.path, False)), id=f"in-{key}"), hint, error]
+            return [Checkbox(f.label, value=bool(raw.get(f.path, False)), id=f"in-{key}", compact=True), label]
         if f.kind == "enum":
             enum_options = [(json.dumps(v) if not isinstance(v, str) else v, json.dumps(v)) for v in f.enum]
-            default: Any = json.dumps(f.default) if f.has_default else Select.BLANK
-            enum_select: Select[str] = Select(
-                enum_options,
-                value=default,
-                allow_blank=not f.required or not f.has_default,
-                id=f"in-{key}",
-                compact=True,
-            )
-            return [label, hint, enum_select, error]
+            default: Any = json.dumps(f.default) if f.has_default else None
+            blank = None if f.has_default else "(not set)"
+            return [label, Choice(enum_options, value=default, blank=blank, id=f"in-{key}")]
         if f.kind == "const":
-            return [label, Static(f"= {json.dumps(f.const)}", classes="form-hint", markup=False)]
+            label.hint = f"= {json.dumps(f.const)}"
+            label.show()
+            return [label]
         value = raw.get(f.path, "")
-        return [label, hint, Input(value=str(value), placeholder=f.kind, id=f"in-{key}", compact=True), error]
+        return [label, Input(value=str(value), placeholder=f.kind, id=f"in-{key}", compact=True)]
 
     def _variant_widgets(self, f: FormField, index: int, raw: dict[Any, Any]) -> list[Widget]:
         variant = f.variants[index]
@@ -446,9 +471,9 @@ class ConsoleScreen(Screen[None]):
             return [w for child in variant.children for w in self._field_widgets(child, raw)]
         return self._field_widgets(variant, raw)[1:]  # the union shows the label already
 
-    @on(Select.Changed)
-    async def _variant_changed(self, event: Select.Changed) -> None:
-        ident = event.select.id or ""
+    @on(Choice.Changed)
+    async def _variant_changed(self, event: Choice.Changed) -> None:
+        ident = event.choice.id or ""
         if not ident.startswith("var-") or self.current is None:
             return
         key = ident[4:]
@@ -474,7 +499,7 @@ class ConsoleScreen(Screen[None]):
             if f.kind == "union":
                 selects = self.query(f"#var-{key}")
                 if selects:
-                    raw[(*f.path, VARIANT)] = selects.first(Select).value
+                    raw[(*f.path, VARIANT)] = selects.first(Choice).value
                 continue
             found = self.query(f"#in-{key}")
             if not found:
@@ -482,34 +507,34 @@ class ConsoleScreen(Screen[None]):
             widget = found.first()
             if isinstance(widget, Checkbox):
                 raw[f.path] = widget.value
-            elif isinstance(widget, Select):
-                raw[f.path] = None if widget.value == Select.BLANK else widget.value
-                if raw[f.path] is not None:  # the option values are JSON texts
-                    raw[f.path] = json.loads(str(raw[f.path]))
+            elif isinstance(widget, Choice):
+                raw[f.path] = None if widget.value is None else json.loads(str(widget.value))  # JSON texts
             elif isinstance(widget, Input):
                 raw[f.path] = widget.value
         return raw
 
     def _show_field_errors(self, errors: list[FieldError]) -> None:
-        for shown in self.query(".form-error.-shown"):
-            shown.remove_class("-shown")
+        from aksmcp_tui.core.mcpclient.forms import path_key
+
+        for label in self.query(FieldLabel):
+            if label.error:
+                label.set_error(None)
         for widget in self.query("Input.-invalid"):
             widget.remove_class("-invalid")
+        self.field_errors = {}
         general: list[str] = []
         for error in errors:
             placed = False
             path = error.path
             while path:  # the nearest field on screen owns the error
-                from aksmcp_tui.core.mcpclient.forms import path_key
-
                 key = path_key(path)
-                found = self.query(f"#err-{key}")
+                found = self.query(f"#lbl-{key}")
                 if found:
-                    target = found.first(Static)
-                    target.update(
-                        error.message if path == error.path else f"{'/'.join(map(str, error.path))}: {error.message}"
-                    )
-                    target.add_class("-shown")
+                    where = "/".join(map(str, error.path))
+                    message = error.message if path == error.path else f"{where}: {error.message}"
+                    label = found.first(FieldLabel)
+                    label.set_error(message if not label.error else f"{label.error}; {message}")
+                    self.field_errors[key] = label.error or message
                     for widget in self.query(f"#in-{key}"):
                         widget.add_class("-invalid")
                     placed = True
