@@ -38,13 +38,13 @@ def _secret_headers(target: McpTarget) -> list[str]:
 
 
 def _curl(url: str, headers: list[str], body: dict[str, Any]) -> str:
-    parts = ["curl", "-sS", "-X", "POST", shlex.quote(url)]
+    parts = ["curl", "-sS", "-w", "'\\n'", "-X", "POST", shlex.quote(url)]
     for header in headers:
         # double quotes keep $MCP_TOKEN expandable; other values are quoted for the shell
         quoted = f'"{header}"' if "$MCP_TOKEN" in header else shlex.quote(header)
         parts += ["-H", quoted]
     parts += ["--data", shlex.quote(json.dumps(body, separators=(",", ":"), ensure_ascii=False))]
-    return " \\\n  ".join([" ".join(parts[:5]), *[" ".join(parts[i : i + 2]) for i in range(5, len(parts), 2)]])
+    return " \\\n  ".join([" ".join(parts[:7]), *[" ".join(parts[i : i + 2]) for i in range(7, len(parts), 2)]])
 
 
 def _name_of(method: str, params: dict[str, Any]) -> str | None:
@@ -86,9 +86,13 @@ def as_curl(url: str, target: McpTarget, method: str, params: dict[str, Any], *,
         [*base, f"MCP-Protocol-Version: {LEGACY}"],
         {"jsonrpc": "2.0", "id": 2, "method": method, "params": params},
     )
+    initialized = _curl(
+        url, [*base, f"MCP-Protocol-Version: {LEGACY}"], {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    )
     # a stateless server issues no session id: the header is then sent empty, which it ignores
+    initialized = initialized.replace(" \\\n  --data", f' \\\n  -H "{session_header}" \\\n  --data', 1)
     second = second.replace(" \\\n  --data", f' \\\n  -H "{session_header}" \\\n  --data', 1)
-    return "\n".join([first, session, second])
+    return "\n".join([first, session, initialized, second])
 
 
 def as_aksmcp_call(target: McpTarget, tool: str, arguments: dict[str, Any], *, protocol: str = "auto") -> str:
