@@ -59,6 +59,11 @@ def _target_options(parser: argparse.ArgumentParser, positional: str = "TARGET")
         help="protocol revision (default: auto-detect, 2026-07-28 first)",
     )
     parser.add_argument("--timeout", type=float, default=None, metavar="S", help="per-request read timeout (seconds)")
+    parser.add_argument(
+        "--no-oauth",
+        action="store_true",
+        help="never start the OAuth sign-in when a server asks for it (401 with authorization metadata)",
+    )
 
 
 def _add(subcommands: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
@@ -188,7 +193,14 @@ async def _open(target: Any, args: argparse.Namespace) -> Any:
     endpoint = await resolve_endpoint(target)
     if endpoint.note:
         _err(endpoint.note)
-    return McpSession(endpoint, protocol=args.protocol, read_timeout=args.timeout, on_event=_print_event)
+    return McpSession(
+        endpoint,
+        protocol=args.protocol,
+        read_timeout=args.timeout,
+        on_event=_print_event,
+        oauth=not args.no_oauth,
+        say=_err,
+    )
 
 
 def _print_event(event: Any) -> None:

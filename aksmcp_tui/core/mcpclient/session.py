@@ -120,6 +120,9 @@ class McpSession:
         auth: Any = None,  # an httpx2.Auth (the SDK's OAuth provider) for servers that asked for OAuth
         progress: bool = True,
         log_level: str | None = "debug",
+        oauth: bool = True,
+        say: Callable[[str], None] = lambda text: None,
+        open_url: Any = None,  # how to show the sign-in URL (default: the browser, else printed via `say`)
     ) -> None:
         if protocol not in PROTOCOL_CHOICES:
             raise ConsoleError(f"--protocol {protocol!r}: use one of {', '.join(PROTOCOL_CHOICES)}", exit_code=2)
@@ -136,6 +139,13 @@ class McpSession:
         # JSON body; the console wants that, a script calling in a loop may not.
         self.progress = progress
         self.log_level = log_level
+        self.oauth = oauth
+        self.say = say
+        if open_url is None:
+            from aksmcp_tui.core.mcpclient.oauth import open_in_browser
+
+            open_url = open_in_browser
+        self.open_url = open_url
         self.http_trace = HttpTrace()
         self.tools: list[types.Tool] = []
         self.resources: list[types.Resource] = []
@@ -188,6 +198,28 @@ class McpSession:
         return ""
 
     async def __aenter__(self) -> McpSession:
+        url = self.endpoint.url
+        if self.oauth and self.auth is None and url and "Authorization" not in self.endpoint.headers:
+            from aksmcp_tui.core.mcpclient.oauth import oauth_provider, token_path
+
+            if token_path(url).is_file():  # signed in before: the cached (or refreshed) token, no 401 first
+                self.auth = await oauth_provider(url, open_url=self.open_url, say=self.say)
+        try:
+            return await self._enter()
+        except ConsoleError:
+            trace = self.http_trace
+            wants_oauth = trace.status == 401 and "resource_metadata" in trace.www_authenticate
+            if not (wants_oauth and self.oauth and self.auth is None and self.endpoint.url):
+                raise
+        # The server advertises authorization metadata: the SDK's OAuth flow (PKCE; browser or printed URL)
+        from aksmcp_tui.core.mcpclient.oauth import oauth_provider
+
+        self.say("the server asks for OAuth sign-in (it advertises authorization metadata)")
+        self.auth = await oauth_provider(self.endpoint.url, open_url=self.open_url, say=self.say)
+        self.http_trace = HttpTrace()
+        return await self._enter()
+
+    async def _enter(self) -> McpSession:
         from mcp import Client
 
         stack = AsyncExitStack()
@@ -275,9 +307,11 @@ class McpSession:
         if trace.status == 403:
             return f"{where} answered 403 Forbidden: the credentials were accepted but lack access ({trace.body[:200]})"
         if "resource_metadata" in trace.www_authenticate:
+            if self.auth is not None:
+                return f"{where} refused the OAuth token (401 after sign-in): {trace.body[:200]}"
             return (
-                f"{where} wants an OAuth token (it advertises authorization metadata): run with --oauth to sign "
-                "in, or pass a token with --header 'Authorization: Bearer …' / --bearer-from-azure SCOPE"
+                f"{where} wants an OAuth token (it advertises authorization metadata): sign in (drop --no-oauth), "
+                "or pass a token with --header 'Authorization: Bearer …' / --bearer-from-azure SCOPE"
             )
         if sent:
             return f"{where} rejected the credentials (401 Unauthorized): check the key in --api-key-file / --header"

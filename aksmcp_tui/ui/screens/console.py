@@ -266,6 +266,7 @@ class ConsoleScreen(Screen[None]):
                 on_event=self._on_session_event,
                 elicitation=self._answer_elicitation,
                 sampling=self._answer_sampling,
+                say=self._say,
             ) as session:
                 self.session = session
                 await session.refresh_all()
@@ -283,6 +284,11 @@ class ConsoleScreen(Screen[None]):
             if self.state == "connected":
                 self.state = "failed"
                 self._update_top()
+
+    def _say(self, text: str) -> None:
+        """The session's notes for the user (the OAuth sign-in URL among them)."""
+        self._event_line(text)
+        self.notify(text, title="MCP console", timeout=30)
 
     def _fail(self, message: str) -> None:
         self.state, self.problem = "failed", message
