@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from aksmcp_tui.core.mcpclient import ConsoleError, LogEvent, McpSession, ProgressEvent, parse_target, resolve_endpoint
+from aksmcp_tui.core.mcpclient import (
+    ConsoleError,
+    ListChangedEvent,
+    LogEvent,
+    McpSession,
+    ProgressEvent,
+    parse_target,
+    resolve_endpoint,
+)
 from aksmcp_tui.core.mcpclient.results import render_resource, render_result
 from tests.mcpclient.conftest import API_KEY, Served, start_zoo
 from tests.tools import require_tool
@@ -210,3 +218,23 @@ async def test_bearer_from_azure_uses_the_token_source(apikey_server: Served, ap
     assert asked == ["api://mcp/.default"]
     async with McpSession(endpoint) as session:
         assert await session.list_tools()
+
+
+@pytest.mark.parametrize("protocol", ["auto", "2025-11-25"])
+async def test_list_changed_refreshes_the_tools(protocol: str) -> None:
+    served = start_zoo()  # its own server: the test adds a tool to it
+    try:
+        events: list[object] = []
+        endpoint = await resolve_endpoint(parse_target(served.url))
+        async with McpSession(endpoint, protocol=protocol, on_event=events.append) as session:
+            await session.list_tools()
+            assert session.find_tool("grown") is None
+            assert (await session.call_tool("grow", {})).ok
+            for _ in range(400):
+                if any(isinstance(e, ListChangedEvent) and e.kind == "tools" for e in events):
+                    break
+                await asyncio.sleep(0.025)
+            assert any(isinstance(e, ListChangedEvent) for e in events), events
+            assert session.find_tool("grown") is not None
+    finally:
+        served.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import sys
 from typing import Literal
 
@@ -112,6 +113,20 @@ async def confirm(question: str, ctx: Context) -> str:
     if answer.action != "accept":
         return f"user said {answer.action}"
     return f"confirmed={answer.data.ok} reason={answer.data.reason}"
+
+
+@server.tool(description="Add a tool named 'grown' and announce the change (list_changed).")
+async def grow(ctx: Context) -> str:
+    if "grown" not in [t.name for t in await server.list_tools()]:
+
+        @server.tool(name="grown", description="Added at run time")
+        def grown() -> str:
+            return "grown"
+
+    await ctx.notify_tools_changed()  # 2026-07-28 subscribers
+    with contextlib.suppress(Exception):  # 2025-11-25 sessions (their GET stream)
+        await ctx.request_context.session.send_tool_list_changed()
+    return "grew"
 
 
 @server.resource("zoo://animals", description="The animals", mime_type="application/json")

@@ -243,6 +243,11 @@ class McpSession:
             # no anyio timeout around this: the client's task group must be exited from the scope it was
             # entered in; the HTTP client's connect timeout and the stdio EOF bound the wait instead
             self._client = await stack.enter_async_context(client)
+            if self.protocol_version >= MODERN and self._listens_for():
+                # 2026-07-28 delivers list changes only on a subscriptions/listen stream (no GET stream)
+                group = await stack.enter_async_context(anyio.create_task_group())
+                stack.callback(group.cancel_scope.cancel)  # runs first on exit: the listener stops, then the group
+                group.start_soon(self._listen)
         except BaseException as exc:
             error = self._connect_error(exc)
             with contextlib.suppress(BaseException):
@@ -319,6 +324,32 @@ class McpSession:
             f"{where} needs a key (401 Unauthorized): pass it with --api-key-file FILE (sent as "
             "'Authorization: Bearer KEY') or --header 'X-API-Key: KEY'"
         )
+
+    def _listens_for(self) -> dict[str, bool]:
+        caps = self.capabilities
+        wanted = {
+            "tools_list_changed": bool(caps.tools and caps.tools.list_changed),
+            "prompts_list_changed": bool(caps.prompts and caps.prompts.list_changed),
+            "resources_list_changed": bool(caps.resources and caps.resources.list_changed),
+        }
+        return {k: v for k, v in wanted.items() if v}
+
+    async def _listen(self) -> None:
+        from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ToolsListChanged
+
+        kinds: dict[type, Literal["tools", "resources", "prompts"]] = {
+            ToolsListChanged: "tools",
+            PromptsListChanged: "prompts",
+            ResourcesListChanged: "resources",
+        }
+        try:
+            async with self.client.listen(**self._listens_for()) as subscription:
+                async for event in subscription:
+                    kind = kinds.get(type(event))
+                    if kind is not None:
+                        await self._refetch(kind)
+        except Exception as exc:  # a server without listen support: lists refresh on demand only
+            self._emit(LogEvent("debug", "aksmcp", f"no list-change subscription: {type(exc).__name__}: {exc}"))
 
     # ------------------------------------------------------------------ facts
     @property
@@ -474,6 +505,9 @@ class McpSession:
             kind = "prompts"
         if kind is None:
             return
+        await self._refetch(kind)
+
+    async def _refetch(self, kind: Literal["tools", "resources", "prompts"]) -> None:
         # refetch first, then tell the listener: the event means "the list you hold is now current"
         with contextlib.suppress(ConsoleError):
             if kind == "tools":
