@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import yaml
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, DataTable, Input, OptionList, Static, TextArea
+from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static, TextArea
 
 from aksmcp_tui.core.mcpclient import parse_target
 from aksmcp_tui.ui.console_app import ConsoleApp
 from aksmcp_tui.ui.screens.console import ConsoleScreen
-from aksmcp_tui.ui.screens.console_dialogs import ElicitationDialog, NameDialog
+from aksmcp_tui.ui.screens.console_dialogs import ElicitationDialog, NameDialog, SamplingDialog
 from tests.mcpclient.conftest import HERE, Served
 
 pytestmark = pytest.mark.timeout(120)
@@ -217,6 +217,42 @@ async def test_elicitation_is_answered_from_the_screen(zoo: Served) -> None:
         await wait_for(pilot, lambda: screen.calls_done == 1, "the call")
         assert "confirmed=True reason=looks fine" in _result_text(screen)
         assert "elicitation/create" in screen.traffic.methods("in")
+
+
+async def test_filter_server_info_sampling_and_protocol_switch(zoo: Served) -> None:
+    app = ConsoleApp(parse_target(zoo.url), protocol="2025-11-25", label="zoo")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _connected(pilot)
+        info = str(screen.query_one("#server-info", Static).render())
+        assert "A zoo of schemas" in info and "2025-11-25" in info and '"tools": {' in info
+        tools = screen.query_one("#tools", OptionList)
+        everything = tools.option_count
+        await _type_into(pilot, "#tool-filter", "sampl")  # matches the description of haiku only
+        assert tools.option_count == 1 and everything > 5
+        assert tools.get_option_at_index(0).id == "tool:haiku"
+        screen.select_tool("haiku")
+        await wait_for(pilot, lambda: screen.form_ready, "the form")
+        await _type_into(pilot, "#in-f-topic", "clusters")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SamplingDialog), "the sampling dialog")
+        dialog = app.screen
+        assert isinstance(dialog, SamplingDialog) and "user: A haiku about clusters" in dialog.shown_text
+        dialog.query_one("#reply", TextArea).text = "pods in the night"
+        await pilot.click("#send")
+        await wait_for(pilot, lambda: screen.calls_done == 1, "the call")
+        assert "model said: pods in the night" in screen.result_text
+        # the protocol is selectable: switching reconnects in the other revision
+        screen.query_one("#protocol", Select).value = "2026-07-28"
+        await wait_for(
+            pilot,
+            lambda: (
+                screen.state == "connected"
+                and screen.session is not None
+                and screen.session.protocol_version == "2026-07-28"
+            ),
+            "the reconnect",
+        )
+        assert "MCP 2026-07-28 (pinned)" in str(screen.query_one("#console-top", Static).render())
 
 
 async def test_a_target_that_fails_keeps_the_console_usable(tmp_path: Path) -> None:

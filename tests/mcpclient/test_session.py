@@ -77,6 +77,16 @@ async def test_progress_log_and_structured_output(zoo: Served) -> None:
         assert render_result(failing.result).is_error  # type: ignore[arg-type]
 
 
+async def test_audio_links_and_embedded_resources(zoo: Served) -> None:
+    async with await _session(zoo.url) as session:
+        outcome = await session.call_tool("media", {})
+        parts = render_result(outcome.result).parts  # type: ignore[arg-type]
+        assert [p.kind for p in parts] == ["audio", "resource_link", "resource"]
+        assert parts[0].text == "[audio audio/wav, 12 B]"
+        assert parts[1].uri == "zoo://animals" and parts[1].text == "[link animals: zoo://animals]"
+        assert parts[2].text == "[resource zoo://note]\nan embedded note"
+
+
 async def test_resources_templates_prompts(zoo: Served) -> None:
     async with await _session(zoo.url) as session:
         await session.refresh_all()

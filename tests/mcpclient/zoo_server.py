@@ -17,7 +17,15 @@ import uvicorn
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import ImageContent, TextContent
+from mcp_types import (
+    AudioContent,
+    EmbeddedResource,
+    ImageContent,
+    ResourceLink,
+    SamplingMessage,
+    TextContent,
+    TextResourceContents,
+)
 from pydantic import BaseModel, Field
 
 PNG_1X1 = base64.b64encode(
@@ -127,6 +135,27 @@ async def grow(ctx: Context) -> str:
     with contextlib.suppress(Exception):  # 2025-11-25 sessions (their GET stream)
         await ctx.request_context.session.send_tool_list_changed()
     return "grew"
+
+
+@server.tool(description="Audio, a resource link and an embedded resource.")
+def media() -> list[AudioContent | ResourceLink | EmbeddedResource]:
+    return [
+        AudioContent(type="audio", data=base64.b64encode(b"RIFF....WAVE").decode(), mime_type="audio/wav"),
+        ResourceLink(type="resource_link", uri="zoo://animals", name="animals", mime_type="application/json"),
+        EmbeddedResource(
+            type="resource",
+            resource=TextResourceContents(uri="zoo://note", mime_type="text/plain", text="an embedded note"),
+        ),
+    ]
+
+
+@server.tool(description="Ask the client's model (sampling).")
+async def haiku(topic: str, ctx: Context) -> str:
+    reply = await ctx.session.create_message(
+        [SamplingMessage(role="user", content=TextContent(type="text", text=f"A haiku about {topic}"))],
+        max_tokens=50,
+    )
+    return f"model said: {getattr(reply.content, 'text', reply.content)}"
 
 
 @server.resource("zoo://animals", description="The animals", mime_type="application/json")

@@ -247,7 +247,7 @@ class McpSession:
                 # 2026-07-28 delivers list changes only on a subscriptions/listen stream (no GET stream)
                 group = await stack.enter_async_context(anyio.create_task_group())
                 stack.callback(group.cancel_scope.cancel)  # runs first on exit: the listener stops, then the group
-                group.start_soon(self._listen)
+                await group.start(self._listen)  # returns once the server acknowledged: no change is missed
         except BaseException as exc:
             error = self._connect_error(exc)
             with contextlib.suppress(BaseException):
@@ -334,7 +334,7 @@ class McpSession:
         }
         return {k: v for k, v in wanted.items() if v}
 
-    async def _listen(self) -> None:
+    async def _listen(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ToolsListChanged
 
         kinds: dict[type, Literal["tools", "resources", "prompts"]] = {
@@ -342,14 +342,20 @@ class McpSession:
             PromptsListChanged: "prompts",
             ResourcesListChanged: "resources",
         }
+        started = False
         try:
             async with self.client.listen(**self._listens_for()) as subscription:
+                task_status.started()
+                started = True
                 async for event in subscription:
                     kind = kinds.get(type(event))
                     if kind is not None:
                         await self._refetch(kind)
         except Exception as exc:  # a server without listen support: lists refresh on demand only
             self._emit(LogEvent("debug", "aksmcp", f"no list-change subscription: {type(exc).__name__}: {exc}"))
+        finally:
+            if not started:
+                task_status.started()
 
     # ------------------------------------------------------------------ facts
     @property

@@ -151,6 +151,7 @@ class SamplingDialog(ModalScreen[str | None]):
     def __init__(self, params: Any) -> None:
         super().__init__()
         self.params = params
+        self.shown_text = ""
 
     def compose(self) -> ComposeResult:
         lines = []
@@ -163,6 +164,7 @@ class SamplingDialog(ModalScreen[str | None]):
                 content.model_dump(by_alias=True, exclude_none=True) if hasattr(content, "model_dump") else str(content)
             )
             lines.append(f"{message.role}: {text}")
+        self.shown_text = "\n".join(lines)
         with Vertical():
             yield Label("The server asks for a completion (sampling):")
             yield Static("\n".join(lines), markup=False)
