@@ -9,6 +9,7 @@ calls run in their own exclusive worker, so cancelling one (ctrl+k) cancels exac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -115,6 +116,7 @@ class ConsoleScreen(Screen[None]):
         Binding("ctrl+w", "save_request", "Save", priority=True),
         Binding("ctrl+y", "copy", "Copy as…", priority=True),
         Binding("f5", "reconnect", "Reconnect"),
+        Binding("slash", "focus_filter", "Filter", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -230,9 +232,13 @@ class ConsoleScreen(Screen[None]):
         self._run_session()
 
     async def on_unmount(self) -> None:
-        # let the session worker leave its `async with` itself (closing a stdio child cleanly)
+        # let the session worker leave its `async with` itself (closing a stdio child cleanly) before
+        # Textual cancels it, or the child's pipes are closed after the loop is gone
         if self._session_closed is not None:
             self._session_closed.set()
+        for worker in [w for w in self.workers if w.group == "session" and w.is_running]:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(worker.wait(), 5)
 
     def _update_top(self) -> None:
         session = self.session
@@ -354,6 +360,10 @@ class ConsoleScreen(Screen[None]):
             prompts.add_option(Option(prompt.name, id=f"prompt:{prompt.name}"))
         if self.current is None and session.tools:
             self.select_tool(session.tools[0].name)
+            self.set_focus(tools)  # k9s-like: arrows pick a tool, "/" filters
+
+    def action_focus_filter(self) -> None:
+        self.set_focus(self.query_one("#tool-filter", Input))
 
     @on(Input.Changed, "#tool-filter")
     def _filter_changed(self) -> None:
