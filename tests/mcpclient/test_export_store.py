@@ -65,6 +65,8 @@ def test_aksmcp_call_export_runs(aksmcp_server: Served) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["isError"] is False
+    secret = as_aksmcp_call(parse_target(aksmcp_server.url, headers=["Authorization: Bearer s3cret"]), "t", {})
+    assert "s3cret" not in secret and '--header "Authorization: Bearer $MCP_TOKEN"' in secret
     stdio = as_aksmcp_call(parse_target(None, stdio=True, stdio_command=["uvx", "mcp-server-time"]), "t", {"a": 1})
     assert stdio == "aksmcp call t --stdio --json '{\"a\":1}' -- uvx mcp-server-time"
 

@@ -103,4 +103,5 @@ def as_aksmcp_call(target: McpTarget, tool: str, arguments: dict[str, Any], *, p
         args += ["--protocol", protocol]
     if target.kind == "stdio":
         args += ["--", *target.command]
-    return shlex.join(args)
+    # double quotes keep $MCP_TOKEN expandable (shlex would single-quote it into a literal)
+    return " ".join(f'"{a}"' if "$MCP_TOKEN" in a else shlex.quote(a) for a in args)

@@ -65,7 +65,9 @@ class McpTarget:
             if self.kubeconfig:
                 args += ["--kubeconfig", self.kubeconfig]
         for key, value in self.headers:
-            if key.lower() in ("authorization", "x-api-key"):
+            if key.lower() == "authorization":
+                value = "Bearer $MCP_TOKEN"
+            elif key.lower() == "x-api-key":
                 value = "$MCP_TOKEN"
             args += ["--header", f"{key}: {value}"]
         if self.api_key_file:
