@@ -96,3 +96,35 @@ async def test_console_screen_on_a_deployment(deployed: None) -> None:
         assert screen.state == "connected", screen.problem
         assert screen.session is not None and "file_operation" in [t.name for t in screen.session.tools]
         assert any("through forward" in line for line in screen.event_lines)
+
+
+async def test_c_on_a_deployment_opens_the_console(deployed: None, sandbox_session: ThreadedSandbox) -> None:
+    from aksmcp_tui.ui.app import make_app
+    from aksmcp_tui.ui.screens.main import MainScreen
+    from aksmcp_tui.ui.widgets.fleet_table import FleetTable
+
+    app = make_app(kubeconfig=str(sandbox_session.kubeconfig_path), context="aksmcp-sandbox", namespace=NS)
+    async with app.run_test(size=(150, 50)) as pilot:
+        main_screen = app.screen
+        assert isinstance(main_screen, MainScreen)
+        table = main_screen.query_one(FleetTable)
+        for _ in range(600):
+            if [w.name for w in table.visible_workloads()] == ["mcp"]:
+                break
+            await pilot.pause(0.05)
+        assert [w.name for w in table.visible_workloads()] == ["mcp"]
+        table.focus()
+        await pilot.press("c")
+        for _ in range(600):
+            if isinstance(app.screen, ConsoleScreen) and app.screen.state != "connecting" and app.screen.form_ready:
+                break
+            await pilot.pause(0.05)
+        console = app.screen
+        assert isinstance(console, ConsoleScreen) and console.state == "connected", getattr(console, "problem", None)
+        assert console.target.kind == "deploy" and console.target.name == "mcp" and console.target.namespace == NS
+        await pilot.press("escape")
+        for _ in range(100):
+            if isinstance(app.screen, MainScreen):
+                break
+            await pilot.pause(0.05)
+        assert isinstance(app.screen, MainScreen)
