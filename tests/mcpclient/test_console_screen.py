@@ -18,7 +18,7 @@ from aksmcp_tui.core.mcpclient import parse_target
 from aksmcp_tui.ui.console_app import ConsoleApp
 from aksmcp_tui.ui.screens.console import ConsoleScreen
 from aksmcp_tui.ui.screens.console_dialogs import ElicitationDialog, NameDialog, SamplingDialog
-from tests.mcpclient.conftest import HERE, Served
+from tests.mcpclient.conftest import HERE, Served, start_zoo
 
 pytestmark = pytest.mark.timeout(120)
 SIZE = (150, 50)
@@ -281,3 +281,23 @@ def test_console_snapshot(snap_compare: Any) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(140, 44), run_before=connected)
+
+
+async def test_server_gone_mid_call_in_the_console() -> None:
+    served = start_zoo()
+    try:
+        app = ConsoleApp(parse_target(served.url), label="zoo")
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await _connected(pilot)
+            screen.select_tool("slow")
+            await wait_for(pilot, lambda: screen.form_ready, "the form")
+            await _type_into(pilot, "#in-f-seconds", "60")
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: "tools/call" in screen.traffic.methods("out")[-1:], "the call on the wire")
+            served.proc.kill()
+            await wait_for(pilot, lambda: screen.state == "failed" and screen.calls_done == 1, "the failure")
+            assert screen.problem and "went away" in screen.problem
+            assert "not connected: f5 reconnects" in str(screen.query_one("#console-top", Static).render())
+            assert app.is_running
+    finally:
+        served.stop()

@@ -287,6 +287,7 @@ class ConsoleScreen(Screen[None]):
             self._fail(f"{type(exc).__name__}: {exc}")
         finally:
             self.session = None
+            self.workers.cancel_group(self, "call")  # a call on a dead session would wait forever
             if self.state == "connected":
                 self.state = "failed"
                 self._update_top()
