@@ -1,12 +1,13 @@
 """Benchmark: the MCP console's overhead. Prints a table and saves bench/results/console.json.
 
-    .venv/bin/python bench/console.py [--calls 400] [--rounds 5]
+    .venv/bin/python bench/console.py [--calls 1000]
 
 Figures (goals from issue 8):
 - added latency per tool call of the `aksmcp call` core (McpSession: traffic capture, progress
   callback, error mapping) vs the bare SDK `Client` on the same aksmcp-server subprocess on
-  127.0.0.1, same revision, same tool; p50 of each and the p50 difference (goal < 0.5 ms).
-  The two clients alternate in rounds so drift on a shared machine hits both alike;
+  127.0.0.1, same revision, same tool; p50 of each, their difference and the median of the paired
+  differences (goal < 0.5 ms). The two clients alternate call by call so drift on a shared machine
+  hits both alike; a second run shows the cost of the progress token + log opt-in the console adds;
 - form build time for the largest schema of the zoo (tests/mcpclient/schema_zoo.py: 30 properties
   per level, 2 levels, about 130 fields, every construct): the core form model (`build_form` + `initial_raw`), one
   `assemble` + 2020-12 validation, and the console screen mounting the widgets for it
@@ -67,48 +68,52 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def bare_round(url: str, calls: int, mode: str) -> list[float]:
+async def paired(url: str, calls: int, mode: str, protocol: str, *, live: bool) -> tuple[list[float], list[float]]:
+    """Both clients connected at once; calls alternate one by one (the order flips every pair) so load
+    from other processes on a shared machine hits both alike. live=False: the core sends the same
+    request as the bare client; live=True: with the progress token and log opt-in the console sends
+    (the server then streams its answer as SSE)."""
     from mcp import Client
 
-    times = []
-    async with Client(url, mode=mode, cache=None) as client:
-        await client.call_tool(TOOL, ARGS)  # warm
-        for _ in range(calls):
-            started = time.perf_counter()
-            result = await client.call_tool(TOOL, ARGS)
-            times.append((time.perf_counter() - started) * 1000)
-            assert not result.is_error
-    return times
-
-
-async def core_round(url: str, calls: int, protocol: str, *, live: bool = False) -> list[float]:
-    """live=False: the same request on the wire as the bare client; live=True: with the progress token and
-    log opt-in the console sends (the server then streams its answer)."""
     from aksmcp_tui.core.mcpclient import McpSession, parse_target, resolve_endpoint
 
-    times = []
     endpoint = await resolve_endpoint(parse_target(url))
     level = "debug" if live else None
-    async with McpSession(endpoint, protocol=protocol, progress=live, log_level=level) as session:
-        await session.call_tool(TOOL, ARGS)
-        for _ in range(calls):
+    bare_times: list[float] = []
+    core_times: list[float] = []
+    async with (
+        Client(url, mode=mode, cache=None) as client,
+        McpSession(endpoint, protocol=protocol, progress=live, log_level=level) as session,
+    ):
+
+        async def bare() -> None:
+            started = time.perf_counter()
+            result = await client.call_tool(TOOL, ARGS)
+            bare_times.append((time.perf_counter() - started) * 1000)
+            assert not result.is_error
+
+        async def core() -> None:
             started = time.perf_counter()
             outcome = await session.call_tool(TOOL, ARGS)
-            times.append((time.perf_counter() - started) * 1000)
+            core_times.append((time.perf_counter() - started) * 1000)
             assert outcome.ok
-    return times
+
+        for _ in range(20):  # warm both
+            await client.call_tool(TOOL, ARGS)
+            await session.call_tool(TOOL, ARGS)
+        for i in range(calls):
+            first, second = (bare, core) if i % 2 == 0 else (core, bare)
+            await first()
+            await second()
+    return bare_times, core_times
 
 
-async def latency(url: str, calls: int, rounds: int) -> dict[str, Any]:
+async def latency(url: str, calls: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, mode, protocol in (("2026-07-28", "2026-07-28", "2026-07-28"), ("2025-11-25", "legacy", "2025-11-25")):
-        bare: list[float] = []
-        core: list[float] = []
-        live: list[float] = []
-        for _ in range(rounds):
-            bare += await bare_round(url, calls, mode)
-            core += await core_round(url, calls, protocol)
-            live += await core_round(url, calls, protocol, live=True)
+        bare, core = await paired(url, calls, mode, protocol, live=False)
+        bare_live, live = await paired(url, calls, mode, protocol, live=True)
+        diffs = sorted(c - b for b, c in zip(bare, core, strict=True))
         out[label] = {
             "calls": len(bare),
             "bare_p50_ms": round(statistics.median(bare), 3),
@@ -116,8 +121,8 @@ async def latency(url: str, calls: int, rounds: int) -> dict[str, Any]:
             "bare_p90_ms": round(pct(bare, 0.9), 3),
             "core_p90_ms": round(pct(core, 0.9), 3),
             "added_p50_ms": round(statistics.median(core) - statistics.median(bare), 3),
-            "live_p50_ms": round(statistics.median(live), 3),
-            "live_added_p50_ms": round(statistics.median(live) - statistics.median(bare), 3),
+            "paired_difference_p50_ms": round(statistics.median(diffs), 3),
+            "live_added_p50_ms": round(statistics.median(live) - statistics.median(bare_live), 3),
         }
     return out
 
@@ -172,14 +177,13 @@ async def mount_figure(repeat: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=1000, help="call pairs per revision")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_server(Path(tmp))
         try:
             url = f"http://127.0.0.1:{port}/mcp"
-            calls = asyncio.run(latency(url, args.calls, args.rounds))
+            calls = asyncio.run(latency(url, args.calls))
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -198,6 +202,7 @@ def main() -> None:
             (f"tool call {revision}: aksmcp core p50 / p90 (ms)", f"{f['core_p50_ms']} / {f['core_p90_ms']}", "")
         )
         rows.append((f"tool call {revision}: added latency p50 (ms)", str(f["added_p50_ms"]), "< 0.5"))
+        rows.append((f"tool call {revision}: paired difference p50 (ms)", str(f["paired_difference_p50_ms"]), "< 0.5"))
         rows.append((f"tool call {revision}: with progress + logs, added p50 (ms)", str(f["live_added_p50_ms"]), ""))
     rows.append(("largest zoo schema: fields / bytes", f"{forms['fields']} / {forms['schema_bytes']}", ""))
     rows.append(("form build (build_form + defaults) median (ms)", str(forms["form_build_ms"]), "< 50"))
