@@ -301,3 +301,23 @@ async def test_server_gone_mid_call_in_the_console() -> None:
             assert app.is_running
     finally:
         served.stop()
+
+
+async def test_optional_objects_fold_and_mount_when_opened() -> None:
+    from textual.widgets import Collapsible
+
+    from aksmcp_tui.core.mcpclient.forms import build_form
+    from tests.mcpclient.schema_zoo import NESTED
+
+    app = ConsoleApp(parse_target("http://127.0.0.1:9/mcp"), label="offline")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = _screen(app)
+        await wait_for(pilot, lambda: screen.state == "failed", "offline")
+        await screen.build_form_widgets(build_form(NESTED))
+        await pilot.pause()
+        assert screen.query("#in-f-origin-x")  # a required object is open
+        folded = screen.query_one("#obj-f-meta", Collapsible)
+        assert folded.collapsed and not screen.query("#in-f-meta-owner")
+        folded.collapsed = False
+        await wait_for(pilot, lambda: bool(screen.query("#in-f-meta-owner")), "the folded fields")
+        assert screen.query_one("#in-f-meta-team", Input).value == "platform"  # its default, once opened

@@ -25,6 +25,7 @@ from textual.widget import Widget
 from textual.widgets import (
     Button,
     Checkbox,
+    Collapsible,
     DataTable,
     Footer,
     Input,
@@ -137,6 +138,7 @@ class ConsoleScreen(Screen[None]):
     ConsoleScreen .form-hint { height: auto; color: $text-muted; }
     ConsoleScreen Input.-invalid { border: tall $error; }
     ConsoleScreen .union-body { height: auto; }
+    ConsoleScreen #form Collapsible { padding-left: 1; border-top: none; }
     ConsoleScreen #actions { height: 3; }
     ConsoleScreen #actions Button { margin-right: 1; min-width: 10; }
     ConsoleScreen #call-progress { width: 30; margin: 1 1; }
@@ -171,6 +173,7 @@ class ConsoleScreen(Screen[None]):
         self.calls_done = 0  # finished sends (tests wait on it)
         self.form_ready = False  # the current request's widgets are mounted
         self.field_errors: dict[str, str] = {}  # field key -> the error shown on it
+        self._folded: dict[str, tuple[FormField, dict[Any, Any]]] = {}  # folded objects' fields, mounted on open
         self.last_outcome: Any = None
         self.result_text = ""  # the result pane as plain text (what tests and copy read)
         self.traffic_detail_text = ""
@@ -443,6 +446,7 @@ class ConsoleScreen(Screen[None]):
 
         container = self.query_one("#form", VerticalScroll)
         await container.remove_children()
+        self._folded = {}
         raw = initial_raw(form)
         if form.kind == "object":
             widgets = [w for child in form.children for w in self._field_widgets(child, raw)]
@@ -460,6 +464,11 @@ class ConsoleScreen(Screen[None]):
         hint = " · ".join(x for x in (f.description or "", f.hint()) if x)
         label = FieldLabel(key, f.label if f.kind != "boolean" else "", f.required, hint)
         if f.kind == "object":
+            if not f.required and f.path and f.children:
+                # an optional object starts folded and mounts its fields when opened: a large schema
+                # costs what its top level costs (Textual's price is per mounted widget)
+                self._folded[key] = (f, raw)
+                return [label, Collapsible(title=f"{f.label} ({len(f.children)} fields)", id=f"obj-{key}")]
             inner = [w for child in f.children for w in self._field_widgets(child, raw)]
             return [label, Vertical(*inner, classes="form-object", id=f"obj-{key}")]
         if f.kind == "union":
@@ -481,6 +490,16 @@ class ConsoleScreen(Screen[None]):
             return [label]
         value = raw.get(f.path, "")
         return [label, Input(value=str(value), placeholder=f.kind, id=f"in-{key}", compact=True)]
+
+    @on(Collapsible.Expanded)
+    async def _unfold(self, event: Collapsible.Expanded) -> None:
+        key = (event.collapsible.id or "").removeprefix("obj-")
+        folded = self._folded.pop(key, None)
+        if folded is None:
+            return
+        f, raw = folded
+        widgets = [w for child in f.children for w in self._field_widgets(child, raw)]
+        await event.collapsible.query_one(Collapsible.Contents).mount_all(widgets)
 
     def _variant_widgets(self, f: FormField, index: int, raw: dict[Any, Any]) -> list[Widget]:
         variant = f.variants[index]
