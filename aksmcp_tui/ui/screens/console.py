@@ -179,6 +179,7 @@ class ConsoleScreen(Screen[None]):
         self.traffic_detail_text = ""
         self.event_lines: list[str] = []  # progress, logs, list changes (the Events pane shows them)
         self._session_closed: asyncio.Event | None = None
+        self._generation = 0  # which _run_session is the current one
         self._pending_traffic: list[TrafficEntry] = []
         self._traffic_rows: list[TrafficEntry] = []
         self.traffic.listeners.append(self._pending_traffic.append)
@@ -257,16 +258,24 @@ class ConsoleScreen(Screen[None]):
         self.query_one("#console-top", Static).update(" · ".join(parts))
 
     # ------------------------------------------------------------------ session
-    @work(group="session", exclusive=True, exit_on_error=False)
+    @work(group="session", exit_on_error=False)
     async def _run_session(self) -> None:
+        """One connection. A reconnect starts a new one and lets this one leave by itself (not cancelled
+        mid-exit); the generation check keeps a finishing old session from touching the screen."""
         from aksmcp_tui.core.mcpclient import ConsoleError, McpSession, TargetError, resolve_endpoint
+
+        self._generation += 1
+        generation = self._generation
+
+        def current() -> bool:
+            return generation == self._generation
 
         self.state, self.problem = "connecting", None
         self._update_top()
         closed = self._session_closed = asyncio.Event()
         try:
             endpoint = await resolve_endpoint(self.target)
-            if endpoint.note:
+            if endpoint.note and current():
                 self._event_line(endpoint.note)
             async with McpSession(
                 endpoint,
@@ -277,23 +286,30 @@ class ConsoleScreen(Screen[None]):
                 sampling=self._answer_sampling,
                 say=self._say,
             ) as session:
+                if not current() or closed.is_set():
+                    return
                 self.session = session
                 await session.refresh_all()
+                if not current():
+                    return
                 self.state = "connected"
                 self._show_lists()
                 self._show_server_info()
                 self._update_top()
                 await closed.wait()
         except (ConsoleError, TargetError) as exc:
-            self._fail(exc.message if isinstance(exc, ConsoleError) else str(exc))
+            if current():
+                self._fail(exc.message if isinstance(exc, ConsoleError) else str(exc))
         except Exception as exc:  # the console stays usable whatever the server did
-            self._fail(f"{type(exc).__name__}: {exc}")
+            if current():
+                self._fail(f"{type(exc).__name__}: {exc}")
         finally:
-            self.session = None
-            self.workers.cancel_group(self, "call")  # a call on a dead session would wait forever
-            if self.state == "connected":
-                self.state = "failed"
-                self._update_top()
+            if current():
+                self.session = None
+                self.workers.cancel_group(self, "call")  # a call on a dead session would wait forever
+                if self.state == "connected":
+                    self.state = "failed"
+                    self._update_top()
 
     def _say(self, text: str) -> None:
         """The session's notes for the user (the OAuth sign-in URL among them)."""
