@@ -52,6 +52,10 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 STDERR_TAIL_LINES = 20
 MAX_STDERR_LINE = 4000
 
+# What a request's future resolves to when its client cancelled it: the spec says a cancelled request
+# gets no answer, so the HTTP side ends the response without one.
+CANCELLED_BY_CLIENT: dict[str, Any] = {"cancelled": True}
+
 Sink = Callable[[dict[str, Any]], None]
 """Delivers one server-to-client message to an HTTP stream (never blocks)."""
 
@@ -335,8 +339,11 @@ class Child:
 
     def cancel_child_request(self, child_id: int, reason: str | None) -> bool:
         """Forward a client's `notifications/cancelled` for a request it sent through us."""
-        if child_id not in self.pending or self.exited.is_set():
+        pending = self.pending.get(child_id)
+        if pending is None or self.exited.is_set():
             return False
+        if not pending.future.done():
+            pending.future.set_result(CANCELLED_BY_CLIENT)
         params: dict[str, Any] = {"requestId": child_id}
         if reason:
             params["reason"] = reason

@@ -37,7 +37,7 @@ from ..http_app import PRM_PREFIX, ServingState
 from ..logs import ACCESS_FLUSH_SECONDS, flush_access_log, request_id_var, write_access_line
 from ..metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
 from ..security import origin_allowed
-from .child import Child, ChildError, ChildExited, dumps_line, loads, obj
+from .child import CANCELLED_BY_CLIENT, Child, ChildError, ChildExited, dumps_line, loads, obj
 from .sessions import ChildPool, LegacySession, Listener, PoolFull
 
 logger = logging.getLogger("aksmcp_server.bridge.http")
@@ -108,6 +108,16 @@ class _Reply:
                 "more_body": more,
             }
         )
+
+    async def close_unanswered(self) -> None:
+        if not self.started:
+            if not self.sse_allowed:
+                await self.send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"0")]})
+                await self.send({"type": "http.response.body", "body": b""})
+                return
+            self.started = True
+            await self.send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *self.extra_headers]})
+        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def final(self, message: dict[str, Any], status: int = 200) -> None:
         if self.started:
@@ -394,6 +404,13 @@ class BridgeApp:
             if future.done():
                 try:
                     answer = future.result()
+                    if answer is CANCELLED_BY_CLIENT:
+                        # No answer for a cancelled request: end the response with an empty event stream
+                        # (a client that took no SSE gets 202), so the client resolves it locally.
+                        child.finish(child_id)
+                        answer = None
+                        await reply.close_unanswered()
+                        return None
                     answer["id"] = client_id
                 except ChildExited as exc:
                     answer = _child_failure(client_id, exc)

@@ -289,6 +289,7 @@ class ChildPool:
         except BaseException:
             self.sessions.pop(session.id, None)
             raise
+        session.touch()  # idle time counts from a usable session, not from the start of a slow child
         logger.info(
             "session opened", extra={"session": session.id[:8], "child_pid": session.child and session.child.pid}
         )
