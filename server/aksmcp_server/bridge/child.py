@@ -29,7 +29,7 @@ from mcp_types.version import LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION
 try:
     import orjson
 
-    loads: Callable[[bytes], Any] = orjson.loads
+    loads: Callable[[bytes | bytearray], Any] = orjson.loads
 
     def dumps_line(value: Any) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
@@ -49,6 +49,7 @@ CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
 MODERN_ENVELOPE_KEYS = (PROTOCOL_VERSION_KEY, CAPABILITIES_KEY, CLIENT_INFO_KEY, "io.modelcontextprotocol/logLevel")
 # A stdout line may hold a large tool result; asyncio's default 64 KiB line limit would kill the reader.
 MAX_LINE_BYTES = 64 * 1024 * 1024
+READ_CHUNK = 256 * 1024
 STDERR_TAIL_LINES = 20
 MAX_STDERR_LINE = 4000
 
@@ -130,6 +131,11 @@ class Child:
         self.exited = asyncio.Event()
         self.exit_status: int | None = None
         self._next_id = 1
+        self._stdin_fd = -1
+        self._stdout_fd = -1
+        self._read_buffer = bytearray()
+        self._write_buffer = bytearray()
+        self._stdout_closed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
 
@@ -151,19 +157,32 @@ class Child:
         """Spawn the process and complete the handshake, or raise `ChildError` with the reason."""
         self.capabilities = capabilities
         self.client_info = client_info
+        # stdin and stdout are plain non-blocking pipes served by add_reader/os.write rather than the
+        # loop's subprocess transports: under uvloop those added several milliseconds to every round
+        # trip (measured: 5-10 ms vs 1.3 ms on the same child), which is the whole budget of a bridge.
+        child_stdin, self._stdin_fd = os.pipe()
+        self._stdout_fd, child_stdout = os.pipe()
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.command,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
+                stdin=child_stdin,
+                stdout=child_stdout,
                 stderr=asyncio.subprocess.PIPE,
                 env=self.env,
                 cwd=self.cwd,
-                limit=MAX_LINE_BYTES,
                 start_new_session=True,  # a Ctrl-C in the bridge's terminal is the bridge's to handle
             )
         except OSError as exc:
+            for fd in (self._stdin_fd, self._stdout_fd):
+                os.close(fd)
             raise ChildError(f"cannot start {self.command[0]!r}: {exc.strerror or exc}") from None
+        finally:
+            os.close(child_stdin)
+            os.close(child_stdout)
+        os.set_blocking(self._stdin_fd, False)
+        os.set_blocking(self._stdout_fd, False)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._stdout_fd, self._on_readable)
         # A fresh context: the readers outlive the request that started the child, and its request id
         # must not tag the child's log lines forever.
         self._tasks = [
@@ -227,9 +246,7 @@ class Child:
         if proc is None:
             return
         if proc.returncode is None:
-            with contextlib.suppress(Exception):
-                assert proc.stdin is not None
-                proc.stdin.close()
+            self._close_stdin()
             try:
                 await asyncio.wait_for(proc.wait(), grace)
             except TimeoutError:
@@ -244,6 +261,22 @@ class Child:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 2.0)
+        self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        fd = self._stdin_fd
+        if fd < 0:
+            return
+        if self._write_buffer:
+            # Whatever is still queued goes out first (best effort: the child may be gone).
+            with contextlib.suppress(OSError):
+                os.set_blocking(fd, True)
+                os.write(fd, bytes(self._write_buffer))
+            self._write_buffer.clear()
+            self._loop.remove_writer(fd)
+        self._stdin_fd = -1
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
     # ---------------------------------------------------------------- messages --
 
@@ -255,12 +288,33 @@ class Child:
         self._write(message)
 
     def _write(self, message: dict[str, Any]) -> None:
-        proc = self.proc
-        if proc is None or proc.stdin is None or self.exited.is_set():
+        if self._stdin_fd < 0 or self.exited.is_set():
             raise ChildExited(self.label, self.exit_status, self.stderr_tail)
-        # No drain per message: the pipe buffer absorbs requests; a child that stops reading shows up as
-        # requests that never answer, which the client's own timeout and cancellation handle.
-        proc.stdin.write(dumps_line(message))
+        data = dumps_line(message)
+        if self._write_buffer:
+            self._write_buffer += data
+            return
+        try:
+            written = os.write(self._stdin_fd, data)
+        except BlockingIOError:
+            written = 0
+        except OSError:  # EPIPE: the child closed its stdin or died
+            raise ChildExited(self.label, self.exit_status, self.stderr_tail) from None
+        if written < len(data):
+            # The pipe is full (a child that reads slowly): queue the rest, never block the loop.
+            self._write_buffer += data[written:]
+            self._loop.add_writer(self._stdin_fd, self._on_writable)
+
+    def _on_writable(self) -> None:
+        try:
+            written = os.write(self._stdin_fd, self._write_buffer)
+        except BlockingIOError:
+            return
+        except OSError:
+            written = len(self._write_buffer)  # gone: the exit handling fails what was waiting
+        del self._write_buffer[:written]
+        if not self._write_buffer:
+            self._loop.remove_writer(self._stdin_fd)
 
     def prepare(self, message: dict[str, Any]) -> None:
         """Adapt a request from an HTTP client to the revision the child speaks (in place)."""
@@ -359,42 +413,69 @@ class Child:
 
     # ---------------------------------------------------------------- readers --
 
-    async def _read_stdout(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        reader = self.proc.stdout
+    def _on_readable(self) -> None:
         try:
-            while True:
-                try:
-                    line = await reader.readline()
-                except ValueError:
-                    logger.error("child wrote a line over the size limit", extra={"session": self.label})
-                    break
-                if not line:
-                    break
-                try:
-                    message = loads(line)
-                except ValueError:
-                    logger.warning(
-                        "child wrote a non-JSON line on stdout (ignored)",
-                        extra={"session": self.label, "line": line[:200].decode("utf-8", "replace")},
-                    )
-                    continue
-                if type(message) is not dict:
-                    continue
-                method = message.get("method")
-                if method is None:
-                    pending = self.pending.get(message.get("id"))  # type: ignore[arg-type]
-                    if pending is not None and not pending.future.done():
-                        pending.future.set_result(message)
-                    continue
-                if method == "notifications/progress":
-                    self._route_progress(message)
-                    continue
-                try:
-                    self.on_message(self, message)
-                except Exception:
-                    logger.exception("handling a message from the child failed", extra={"session": self.label})
+            data = os.read(self._stdout_fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._stdout_done()
+            return
+        buffer = self._read_buffer
+        if b"\n" not in data:
+            buffer += data
+            if len(buffer) > MAX_LINE_BYTES:
+                logger.error("child wrote a line over the size limit", extra={"session": self.label})
+                self._stdout_done()
+            return
+        buffer += data
+        lines = buffer.split(b"\n")
+        self._read_buffer = bytearray(lines.pop())
+        for line in lines:
+            if line.strip():
+                self._dispatch(line)
+
+    def _stdout_done(self) -> None:
+        if self._stdout_fd >= 0:
+            self._loop.remove_reader(self._stdout_fd)
+            with contextlib.suppress(OSError):
+                os.close(self._stdout_fd)
+            self._stdout_fd = -1
+        self._stdout_closed.set()
+
+    def _dispatch(self, line: bytes | bytearray) -> None:
+        try:
+            message = loads(line)
+        except ValueError:
+            logger.warning(
+                "child wrote a non-JSON line on stdout (ignored)",
+                extra={"session": self.label, "line": line[:200].decode("utf-8", "replace")},
+            )
+            return
+        if type(message) is not dict:
+            return
+        method = message.get("method")
+        if method is None:
+            pending = self.pending.get(message.get("id"))  # type: ignore[arg-type]
+            if pending is not None and not pending.future.done():
+                pending.future.set_result(message)
+            return
+        if method == "notifications/progress":
+            self._route_progress(message)
+            return
+        try:
+            self.on_message(self, message)
+        except Exception:
+            logger.exception("handling a message from the child failed", extra={"session": self.label})
+
+    async def _read_stdout(self) -> None:
+        try:
+            await self._stdout_closed.wait()
         finally:
+            if self._stdout_fd >= 0:
+                self._stdout_done()
             await self._on_exit()
 
     def _route_progress(self, message: dict[str, Any]) -> None:
