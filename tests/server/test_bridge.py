@@ -8,6 +8,7 @@ shared child); "legacy" forces the 2025-11-25 handshake (a session with its own 
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -369,10 +370,14 @@ async def test_sigterm_drains_slow_calls_before_closing_the_children(start_bridg
 
 
 async def test_pool_cap_answers_clearly_and_idle_sessions_are_reaped(start_bridge: StartBridge) -> None:
-    server = start_bridge(args=["--pool-size", "1", "--idle-seconds", "2"])
+    server = start_bridge(args=["--pool-size", "1", "--idle-seconds", "3"])
     status, headers, body = post(server, initialize_message())
     assert status == 200 and body is not None and body["result"]["serverInfo"]["name"] == "bridge-test-child"
     session = headers["mcp-session-id"]
+    # A connected client holds its GET stream open: however long it stays quiet, it is not idle.
+    stream = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    stream.request("GET", "/mcp", headers={"Accept": "text/event-stream", "Mcp-Session-Id": session})
+    assert stream.getresponse().status == 200, "".join(server.lines[-15:])
     status, headers, body = post(server, initialize_message(2))
     assert status == 503 and headers.get("retry-after")
     assert body is not None and body["id"] == 2 and body["error"]["code"] == -32000
@@ -385,7 +390,8 @@ async def test_pool_cap_answers_clearly_and_idle_sessions_are_reaped(start_bridg
     # Stateless (2026-07-28) traffic never needs a slot.
     async with Client(server.url, mode="auto") as client:
         assert text_of(await client.call_tool("echo", {"text": "stateless"})) == "stateless"
-    # Idle for two seconds: the session and its child are closed, and the slot is free again.
+    # The client goes away without DELETE: 3 s later its session and child are closed.
+    stream.close()
     deadline = time.monotonic() + WAIT_S
     while metric(server, "mcp_active_sessions") > 0:
         assert time.monotonic() < deadline, "the idle session was never reaped"

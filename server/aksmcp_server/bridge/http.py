@@ -84,18 +84,24 @@ def _accepts_sse(headers: dict[bytes, bytes]) -> bool:
 class _Reply:
     """One request's response: JSON by default, upgraded to SSE when a message arrives before the answer."""
 
-    __slots__ = ("extra_headers", "queue", "send", "sse_allowed", "started")
+    __slots__ = ("extra_headers", "pending", "send", "sse_allowed", "started", "wake")
 
     def __init__(self, send: Send, extra_headers: list[tuple[bytes, bytes]], sse_allowed: bool) -> None:
         self.send = send
         self.extra_headers = extra_headers
         self.sse_allowed = sse_allowed
-        self.queue: asyncio.Queue[dict[str, Any]] | None = None
+        self.pending: list[dict[str, Any]] = []
+        self.wake: asyncio.Future[None] | None = None
         self.started = False
 
     def sink(self, message: dict[str, Any]) -> None:
-        if self.queue is not None:
-            self.queue.put_nowait(message)
+        self.pending.append(message)
+        self.nudge()
+
+    def nudge(self, _: object = None) -> None:
+        wake = self.wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
     async def event(self, message: dict[str, Any], more: bool = True) -> None:
         if not self.started:
@@ -368,8 +374,6 @@ class BridgeApp:
             type(params) is dict and type(params.get("_meta")) is dict and "progressToken" in params["_meta"]
         )
         use_queue = reply.sse_allowed and (wants_progress or (session is not None and session.get_stream is None))
-        if use_queue:
-            reply.queue = asyncio.Queue()
         tool = (
             self.metrics.tool_label((params or {}).get("name"))
             if method == "tools/call" and type(params) is dict
@@ -388,19 +392,19 @@ class BridgeApp:
         watcher = asyncio.ensure_future(_wait_disconnect(receive))
         answer: dict[str, Any] | None = None
         try:
-            if not use_queue:
-                await asyncio.wait((future, watcher), return_when=asyncio.FIRST_COMPLETED)
-            else:
-                assert reply.queue is not None
-                while not future.done() and not watcher.done():
-                    getter = asyncio.ensure_future(reply.queue.get())
-                    await asyncio.wait((future, watcher, getter), return_when=asyncio.FIRST_COMPLETED)
-                    if getter.done():
-                        await reply.event(getter.result())
-                    else:
-                        getter.cancel()
-                while not reply.queue.empty() and not watcher.done():
-                    await reply.event(reply.queue.get_nowait())
+            # One wake-up future per wait, set by whichever comes first: the answer, a disconnect, or a
+            # message for this request (no task per message).
+            loop = asyncio.get_running_loop()
+            future.add_done_callback(reply.nudge)
+            watcher.add_done_callback(reply.nudge)
+            while True:
+                reply.wake = loop.create_future()
+                if not (future.done() or watcher.done() or reply.pending):
+                    await reply.wake
+                while reply.pending and not watcher.done():
+                    await reply.event(reply.pending.pop(0))
+                if future.done() or watcher.done():
+                    break
             if future.done():
                 try:
                     answer = future.result()
@@ -688,6 +692,7 @@ class BridgeApp:
             watcher.cancel()
             if session.get_stream is queue:
                 session.get_stream = None
+                session.touch()  # idle time starts when the client's stream goes away
 
     async def _legacy_delete(self, headers: dict[bytes, bytes], send: Send) -> None:
         session_id = headers.get(b"mcp-session-id", b"").decode("latin-1")

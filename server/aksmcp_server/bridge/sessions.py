@@ -350,7 +350,14 @@ class ChildPool:
             await asyncio.sleep(interval)
             cutoff = time.monotonic() - self.idle_seconds
             for session in list(self.sessions.values()):
-                if session.in_flight == 0 and session.last_active < cutoff:
+                # An open GET stream is a connected client; a client that vanished has dropped it.
+                # A session whose child is still starting is not idle either (its initialize is waiting).
+                if (
+                    session.child is not None
+                    and session.in_flight == 0
+                    and session.get_stream is None
+                    and session.last_active < cutoff
+                ):
                     await self.close_session(session.id, "idle")
 
     # ------------------------------------------------------------------ figures --
