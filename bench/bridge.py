@@ -42,6 +42,7 @@ MODERN = "2026-07-28"
 LEGACY = "2025-11-25"
 TOOL = "get_current_time"
 ARGUMENTS = {"timezone": "UTC"}
+CELL_SECONDS = 20.0  # a bridge that spawns a child per call would otherwise take hours for one cell
 REQUEST_TIMEOUT_S = 30.0  # a bridge that stops answering ends its cell (counted as errors), not the run
 META = {
     "io.modelcontextprotocol/protocolVersion": MODERN,
@@ -73,6 +74,7 @@ class Cell:
     calls_per_s: float
     p50_ms: float
     p99_ms: float
+    bridge_cpu_us_per_call: float | None = None
 
 
 def tool(command: str) -> str:
@@ -218,7 +220,7 @@ async def wait_serving(url: str, proc: subprocess.Popen[bytes], limit_s: float =
     raise TimeoutError(f"{url} did not come up")
 
 
-async def run_http(target: str, url: str, era: str, concurrency: int, total: int) -> Cell:
+async def run_http(target: str, url: str, era: str, concurrency: int, total: int, pid: int | None = None) -> Cell:
     host_port = url.split("/")[2]
     host, port = host_port.rsplit(":", 1)
     path = "/" + url.split("/", 3)[3]
@@ -249,10 +251,12 @@ async def run_http(target: str, url: str, era: str, concurrency: int, total: int
             # This bridge cannot serve this revision: report that instead of a meaningless figure.
             return Cell(target, era, concurrency, 0, total, 0.0, 0.0, 0.0, 0.0)
         next_index = 0
+        cpu_before = bench_server.cpu_seconds(pid) if pid else None
+        began = time.perf_counter()
 
         async def worker(conn: Any) -> None:
             nonlocal next_index, errors
-            while next_index < total:
+            while next_index < total and time.perf_counter() - began < CELL_SECONDS:
                 raw = requests[next_index]
                 next_index += 1
                 started = time.perf_counter()
@@ -266,13 +270,16 @@ async def run_http(target: str, url: str, era: str, concurrency: int, total: int
                 if not answer_ok(status, response_headers, body):
                     errors += 1
 
-        began = time.perf_counter()
         await asyncio.gather(*(worker(conn) for conn in connections))
         elapsed = time.perf_counter() - began
+        cpu_after = bench_server.cpu_seconds(pid) if pid else None
     finally:
         for conn in connections:
             conn.close()
-    return summarise(target, era, concurrency, latencies, errors, elapsed)
+    cell = summarise(target, era, concurrency, latencies, errors, elapsed)
+    if cpu_before is not None and cpu_after is not None and latencies:
+        cell.bridge_cpu_us_per_call = round((cpu_after - cpu_before) / len(latencies) * 1e6)
+    return cell
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -289,12 +296,16 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def print_table(cells: list[Cell]) -> None:
-    print(f"{'era':7} {'conc':>4} | {'target':13} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
-    print("-" * 64)
+    print(
+        f"{'era':7} {'conc':>4} | {'target':13} {'calls/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>6}"
+        f" {'bridge cpu us/call':>18}"
+    )
+    print("-" * 86)
     for cell in sorted(cells, key=lambda c: (c.era, c.concurrency, c.target)):
+        cpu = f"{cell.bridge_cpu_us_per_call:>18.0f}" if cell.bridge_cpu_us_per_call is not None else f"{'-':>18}"
         print(
             f"{cell.era:7} {cell.concurrency:>4} | {cell.target:13} {cell.calls_per_s:>9.1f} "
-            f"{cell.p50_ms:>8.3f} {cell.p99_ms:>8.3f} {cell.errors:>6}"
+            f"{cell.p50_ms:>9.3f} {cell.p99_ms:>9.3f} {cell.errors:>6} {cpu}"
         )
 
 
@@ -331,7 +342,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 await wait_serving(url, proc)
                 for era in eras:
                     for concurrency in concurrencies:
-                        cells.append(await run_http(target, url, era, concurrency, args.requests))
+                        cells.append(await run_http(target, url, era, concurrency, args.requests, proc.pid))
             finally:
                 stop(proc)
     print_table(cells)
@@ -358,6 +369,8 @@ async def main_async(args: argparse.Namespace) -> None:
                     "platform": platform.platform(),
                 },
                 "requests_per_cell": args.requests,
+                "cell_seconds_cap": CELL_SECONDS,
+                "load_average_at_end": os.getloadavg(),
                 "child": "mcp-server-time 2026.10.19, tool get_current_time",
                 "cells": [asdict(c) for c in cells],
                 "goals": summary,

@@ -27,7 +27,12 @@ import time
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import auth_context_var
-from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS, InboundLadderRejection, classify_inbound_request
+from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
+    InboundLadderRejection,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+)
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from starlette.types import Message, Receive, Scope, Send
 
@@ -53,6 +58,7 @@ _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")
 # handshake-era child sets neither; "immediately stale, private" is the SDK's own default.
 _CACHEABLE = frozenset({"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"})
 _NOT_MODERN = frozenset({"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
+_ROUTING = ("mcp-protocol-version", "mcp-method", "mcp-name")
 KEEPALIVE_SECONDS = 15.0
 INTERNAL_ERROR = -32603
 INVALID_REQUEST = -32600
@@ -389,12 +395,16 @@ class BridgeApp:
             return _child_failure(client_id, exc)
         if use_queue and session is not None:
             session.post_sinks.append(reply.sink)
-        watcher = asyncio.ensure_future(_wait_disconnect(receive))
+        # 2026-07-28: closing the response stream is the cancellation, so watch for it. 2025-11-25:
+        # "disconnection is not cancellation" (the client sends notifications/cancelled), so no watcher.
+        loop = asyncio.get_running_loop()
+        watcher: asyncio.Future[None] = (
+            asyncio.ensure_future(_wait_disconnect(receive)) if session is None else loop.create_future()
+        )
         answer: dict[str, Any] | None = None
         try:
             # One wake-up future per wait, set by whichever comes first: the answer, a disconnect, or a
             # message for this request (no task per message).
-            loop = asyncio.get_running_loop()
             future.add_done_callback(reply.nudge)
             watcher.add_done_callback(reply.nudge)
             while True:
@@ -445,8 +455,17 @@ class BridgeApp:
             await _respond(send, 202, b"")
             return
         request_id = message["id"]
-        text_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        verdict = classify_inbound_request(message, headers=text_headers)
+        # The ladder reads only the three routing headers; a repeated one is refused, as the SDK does.
+        raw = scope["headers"]
+        if len(raw) != len(headers) and (
+            repeated := find_duplicated_routing_header((k.decode("latin-1"), "") for k, _ in raw)
+        ):
+            await _respond_json(send, 400, _error(request_id, -32020, f"{repeated} header given more than once"))
+            return
+        routing = {
+            name: value.decode("latin-1") for name in _ROUTING if (value := headers.get(name.encode())) is not None
+        }
+        verdict = classify_inbound_request(message, headers=routing)
         if isinstance(verdict, InboundLadderRejection):
             await _respond_json(
                 send,
