@@ -494,3 +494,15 @@ def test_bad_bridge_configuration_is_refused_clearly(args: list[str], env: dict[
     )
     assert result.returncode == 2
     assert expected in result.stderr and result.stderr.startswith("aksmcp-server: ")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_server_that_speaks_only_2026_07_28_serves_both_revisions(start_bridge: StartBridge, mode: str) -> None:
+    """The other way round: the bridge finds a modern-only child (initialize refused, server/discover
+    answered) and gives it the 2026-07-28 envelope on every request, so a 2025-11-25 client can use it."""
+    server = start_bridge([sys.executable, str(Path(__file__).with_name("modern_only_child.py"))])
+    async with Client(server.url, mode=mode) as client:  # type: ignore[arg-type]
+        assert client.protocol_version == VERSION[mode]
+        assert client.server_info is not None and client.server_info.name == "modern-only"
+        assert [tool.name for tool in (await client.list_tools()).tools] == ["echo"]
+        assert text_of(await client.call_tool("echo", {"text": mode})) == f"modern says {mode}"

@@ -226,7 +226,9 @@ class Child:
             return
         # A server that refuses `initialize` may speak only 2026-07-28: ask it the modern way.
         self.modern = True
-        answer = await self.call({"jsonrpc": "2.0", "id": 0, "method": "server/discover", "params": {}})
+        probe: dict[str, Any] = {"jsonrpc": "2.0", "id": 0, "method": "server/discover", "params": {}}
+        self.prepare(probe)  # the 2026-07-28 envelope goes on every request, discover included
+        answer = await self.call(probe)
         result = answer.get("result")
         if not isinstance(result, dict) or LATEST_MODERN_VERSION not in (result.get("supportedVersions") or ()):
             raise ChildError(f"the MCP server refused the handshake: {answer.get('error') or answer}")
