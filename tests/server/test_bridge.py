@@ -506,3 +506,14 @@ async def test_a_server_that_speaks_only_2026_07_28_serves_both_revisions(start_
         assert client.server_info is not None and client.server_info.name == "modern-only"
         assert [tool.name for tool in (await client.list_tools()).tools] == ["echo"]
         assert text_of(await client.call_tool("echo", {"text": mode})) == f"modern says {mode}"
+
+
+async def test_listen_streams_get_list_changed_from_the_shared_child(bridge: RunningServer) -> None:
+    """2026-07-28 `subscriptions/listen`: the shared child's tools/list_changed reaches the listener that
+    asked for it, while another client's call triggers it."""
+    async with Client(bridge.url) as listener, Client(bridge.url) as actor:
+        async with listener.listen(tools_list_changed=True) as subscription:
+            assert text_of(await actor.call_tool("touch_tools", {})) == "announced"
+            with anyio.fail_after(WAIT_S):
+                event = await subscription.__anext__()
+        assert "Tools" in type(event).__name__

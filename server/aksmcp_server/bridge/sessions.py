@@ -44,7 +44,7 @@ class PoolFull(Exception):
         )
 
 
-@dataclass
+@dataclass(eq=False)  # kept in a set: identity, not value
 class Listener:
     """A 2026-07-28 `subscriptions/listen` stream: which notifications it asked for, where they go."""
 
