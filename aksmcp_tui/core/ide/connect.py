@@ -147,10 +147,19 @@ def key_secret_of(deployment: dict[str, Any]) -> tuple[str, str]:
 
 async def managed_forward_url(target: Target) -> str:
     """The deployment's managed forward (created when missing), through the forward daemon."""
+    import importlib
+
     try:
-        from aksmcp_tui.core.forward import ForwardSpec, ensure_forward
+        forward = importlib.import_module("aksmcp_tui.core.forward")
     except ImportError:
-        raise IdeError("managed forwards are not available in this aksmcp build; connect with a URL instead") from None
+        forward = None
+    # Looked up by name: the daemon client (issue 7) may be absent from a build that has the engine only.
+    ensure_forward = getattr(forward, "ensure_forward", None)
+    ForwardSpec = getattr(forward, "ForwardSpec", None)
+    if ensure_forward is None or ForwardSpec is None:
+        raise IdeError(
+            "missing forward: managed forwards are not available in this aksmcp build; connect with a URL instead"
+        )
     spec = ForwardSpec(
         context=str(target.context),
         namespace=str(target.namespace),

@@ -90,13 +90,16 @@ class Backups:
     """One backup of each file's original per run (a run may write the same file several times)."""
 
     def __init__(self) -> None:
-        self.folder = state_dir() / "ide" / "backups" / time.strftime("%Y%m%dT%H%M%S")
+        self.root = state_dir() / "ide" / "backups"
+        self.folder: Path | None = None  # one folder per run, made on the first backup
         self.saved: dict[Path, Path] = {}
 
     def save(self, path: Path, original: str | None) -> Path | None:
         if original is None or path in self.saved:
             return self.saved.get(path)
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.folder is None:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.folder = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=self.root))
         name = str(path.resolve()).strip("/").replace("/", "__")
         target = self.folder / name
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -37,19 +37,19 @@ class ClaudeDesktopWriter(JsonFormat):
             "(needs Node.js/npx), which connects to the URL; restart Claude Desktop to load it"
         ]
         mode = spec.secret_mode
-        if mode != "none":
+        if mode == "inline":
+            assert spec.api_key is not None
             args += ["--header", f"Authorization:${{{HEADER_VAR}}}"]
-            if mode == "inline":
-                assert spec.api_key is not None
-                value["env"] = {HEADER_VAR: f"Bearer {spec.api_key}"}
-                notes.append(inline_note(self.path(spec.scope, Path.cwd())))
-            else:
-                # Claude Desktop passes its own environment on; the shim expands the variable.
-                value["env"] = {HEADER_VAR: f"Bearer ${{{spec.secret_env}}}"}
-                notes.append(
-                    f"the key is not in the file: set {spec.secret_env} in the environment Claude Desktop starts "
-                    "with (it does not expand variables itself, so this only works where it passes them on)"
-                )
+            value["env"] = {HEADER_VAR: f"Bearer {spec.api_key}"}
+            notes.append(inline_note(self.path(spec.scope, Path.cwd())))
+        elif mode == "reference":
+            # Claude Desktop expands nothing itself; mcp-remote expands ${VAR} in a header from the
+            # environment it inherits, so VAR holds the whole header value.
+            args += ["--header", f"Authorization:${{{spec.secret_env}}}"]
+            notes.append(
+                f"the key is not in the file: set {spec.secret_env}='Bearer <key>' in the environment "
+                "Claude Desktop starts with (mcp-remote reads it from there)"
+            )
         return value, notes
 
     def entry_url(self, entry: dict[str, Any]) -> str | None:
