@@ -40,14 +40,14 @@ def keyed_deployment(name: str, secret: str) -> dict[str, Any]:
     return body
 
 
-async def put_secret(kube: KubeContext, name: str, key: str) -> None:
+async def put_secret(kube: KubeContext, name: str, key: str, namespace: str = NAMESPACE) -> None:
     body = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name},
         "data": {"api-key": base64.b64encode(key.encode()).decode()},
     }
-    path = f"/api/v1/namespaces/{NAMESPACE}/secrets"
+    path = f"/api/v1/namespaces/{namespace}/secrets"
     try:
         await kube.request("POST", path, body=body)
     except Exception:

@@ -80,17 +80,31 @@ def parse_target(
     raise IdeError(f"target {text!r}: expected deploy/NAME (with -n NAMESPACE) or an http(s) URL")
 
 
-async def resolve(target: Target, *, forward: ForwardResolver | None = None, api_key: str | None = None) -> Resolved:
-    """The endpoint URL and key: a deployment's managed forward and the key from its Secret."""
+async def resolve(
+    target: Target,
+    *,
+    forward: ForwardResolver | None = None,
+    api_key: str | None = None,
+    kube: Any = None,
+) -> Resolved:
+    """The endpoint URL and key: a deployment's managed forward and the key from its Secret.
+
+    `kube` is an open KubeContext for the target's context (the dashboard's pool); without one, the
+    target's context is opened and closed here.
+    """
     if target.kind == "url":
         return Resolved(target, str(target.url), api_key)
     from aksmcp_tui.core.kube import KubeContext, KubeProblem
 
     try:
-        async with await KubeContext.open(target.context, target.kubeconfig) as kube:
-            namespace = target.namespace or kube.namespace
-            target = replace(target, namespace=namespace, context=target.context or kube.name)
-            key = await read_api_key(kube, namespace, str(target.deployment))
+        if kube is not None:
+            target = replace(target, namespace=target.namespace or kube.namespace, context=target.context or kube.name)
+            key = await read_api_key(kube, str(target.namespace), str(target.deployment))
+        else:
+            async with await KubeContext.open(target.context, target.kubeconfig) as opened:
+                namespace = target.namespace or opened.namespace
+                target = replace(target, namespace=namespace, context=target.context or opened.name)
+                key = await read_api_key(opened, namespace, str(target.deployment))
     except KubeProblem as exc:
         raise IdeError(str(exc)) from None
     url = await (forward or managed_forward_url)(target)

@@ -158,6 +158,11 @@ class DetailsScreen(Screen[None]):
     def action_refresh(self) -> None:
         self._load()
 
+    def action_connect_ide(self) -> None:
+        from aksmcp_tui.ui.screens.connect import open_connect
+
+        open_connect(self, self.workload, self.target)
+
     def action_later(self, what: str) -> None:
         self.notify(f"{what} {LATER}.", title=what)
 
