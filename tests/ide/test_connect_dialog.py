@@ -88,10 +88,6 @@ async def test_connect_dialog_writes_entries_that_answer(
             assert "+[mcp_servers.dialog-mcp]" in preview and "Bearer ********" in preview and KEY not in preview
             codex_file = ide_home.home / ".codex" / "config.toml"
             assert not codex_file.exists()
-            import os
-            if os.environ.get("DUMP_SCREEN"):
-                from ui.support import screen_text
-                print(screen_text(app))
             await pilot.press("w")
             await wait_for(pilot, lambda: screen.written == [codex_file], "the codex file written")
             assert "Wrote entry 'dialog-mcp'" in _text(screen, "#connect-result")
