@@ -177,7 +177,16 @@ class JsoncDocument:
         self.indent = _detect_indent(self.text)
 
     def _reparse(self) -> None:
-        self.root = _Parser(self.text).document()
+        # Lazily: a run of edits ends with one parse, by whoever looks at the nodes next.
+        self._root: Node | None = None
+        self._parsed = False
+
+    @property
+    def root(self) -> Node | None:
+        if not self._parsed:
+            self._root = _Parser(self.text).document()
+            self._parsed = True
+        return self._root
 
     @property
     def data(self) -> dict[str, Any]:

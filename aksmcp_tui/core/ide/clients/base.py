@@ -105,25 +105,24 @@ class JsonFormat(ClientWriter):
     file_format = "JSONC"
 
     def doc(self, text: str | None, path: Path) -> JsoncDocument:
+        """The document, refused when it does not parse or its container is not an object."""
         try:
-            return JsoncDocument(text)
+            document = JsoncDocument(text)
+            holder = document.get(self.container[:1])
+            if holder is not None and not isinstance(holder, dict):
+                raise IdeError(f"{path}: {'.'.join(self.container)} is not an object; not touching it")
+            return document
         except JsoncError as exc:
             raise IdeError(f"{path}:{exc.line}:{exc.column}: cannot parse it ({exc}); not touching it") from None
 
     def parse(self, text: str | None, path: Path) -> Any:
-        document = self.doc(text, path)
-        holder = document.get(self.container)
-        if holder is not None and not isinstance(holder, dict):
-            raise IdeError(f"{path}: {'.'.join(self.container)} is not an object; not touching it")
-        return document.data
+        return self.doc(text, path).data
 
     def get_entry(self, text: str | None, path: Path, name: str) -> dict[str, Any] | None:
-        self.parse(text, path)
         value = self.doc(text, path).get((*self.container, name))
         return value if isinstance(value, dict) else None
 
     def put_entry(self, text: str | None, path: Path, name: str, value: dict[str, Any]) -> str:
-        self.parse(text, path)
         document = self.doc(text, path)
         document.set((*self.container, name), value)
         return document.text

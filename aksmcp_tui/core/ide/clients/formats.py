@@ -21,26 +21,34 @@ class TomlFormat(ClientWriter):
         from tomlkit.exceptions import ParseError
 
         try:
-            return tomlkit.parse(text or "")
+            document = tomlkit.parse(text or "")
         except ParseError as exc:
             raise IdeError(f"{path}:{exc.line}:{exc.col}: cannot parse it as TOML ({exc}); not touching it") from None
-
-    def parse(self, text: str | None, path: Path) -> Any:
-        document = self.doc(text, path)
         holder = document.get(self.container)
         if holder is not None and not isinstance(holder, dict):
             raise IdeError(f"{path}: {self.container} is not a table; not touching it")
-        return document.unwrap()
+        return document
+
+    def parse(self, text: str | None, path: Path) -> Any:
+        """Read-only: the standard library's strict TOML 1.0 parser (faster than a round-trip parse)."""
+        import tomllib
+
+        try:
+            data = tomllib.loads(text or "")
+        except tomllib.TOMLDecodeError as exc:
+            raise IdeError(f"{path}: cannot parse it as TOML ({exc}); not touching it") from None
+        holder = data.get(self.container)
+        if holder is not None and not isinstance(holder, dict):
+            raise IdeError(f"{path}: {self.container} is not a table; not touching it")
+        return data
 
     def get_entry(self, text: str | None, path: Path, name: str) -> dict[str, Any] | None:
-        data = self.parse(text, path)
-        value = (data.get(self.container) or {}).get(name)
+        value = (self.parse(text, path).get(self.container) or {}).get(name)
         return value if isinstance(value, dict) else None
 
     def put_entry(self, text: str | None, path: Path, name: str, value: dict[str, Any]) -> str:
         import tomlkit
 
-        self.parse(text, path)
         document = self.doc(text, path)
         if self.container not in document:
             document[self.container] = tomlkit.table(is_super_table=True)
@@ -101,7 +109,21 @@ class YamlListFormat(ClientWriter):
         return data
 
     def parse(self, text: str | None, path: Path) -> Any:
-        return self.doc(text, path)
+        """Read-only: PyYAML's safe loader (C when built with libyaml), much faster than a round trip."""
+        import yaml
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            data = yaml.load(text or "", Loader=loader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            raise IdeError(f"{path}{where}: cannot parse it as YAML; not touching it") from None
+        if data is not None and not isinstance(data, dict):
+            raise IdeError(f"{path}: the top level is not a mapping; not touching it")
+        if data is not None and data.get("mcpServers") is not None and not isinstance(data["mcpServers"], list):
+            raise IdeError(f"{path}: mcpServers is not a list; not touching it")
+        return data
 
     def _index(self, data: Any, name: str) -> int | None:
         for i, item in enumerate((data or {}).get("mcpServers") or []):
@@ -110,11 +132,9 @@ class YamlListFormat(ClientWriter):
         return None
 
     def get_entry(self, text: str | None, path: Path, name: str) -> dict[str, Any] | None:
-        data = self.doc(text, path)
+        data = self.parse(text, path)
         index = self._index(data, name)
-        if index is None:
-            return None
-        return _plain(data["mcpServers"][index])
+        return None if index is None else dict(data["mcpServers"][index])
 
     def dump(self, data: Any) -> str:
         out = io.StringIO()
@@ -143,11 +163,3 @@ class YamlListFormat(ClientWriter):
         if index is not None:
             del data["mcpServers"][index]
         return self.dump(data)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value

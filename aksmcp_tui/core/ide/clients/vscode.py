@@ -42,7 +42,6 @@ class VsCodeWriter(JsonFormat):
     def write(self, text: str | None, path: Path, spec: EntrySpec) -> Rendered:
         value, notes = self.entry(spec)
         document = self.doc(text, path)
-        self.parse(text, path)
         document.set((*self.container, spec.name), value)
         if spec.secret_mode != "none":
             wanted = {
