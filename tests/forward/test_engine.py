@@ -201,3 +201,30 @@ async def test_no_pods_is_waiting_then_heals(kube: KubeContext) -> None:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_single_replica_kill_heals_within_restart_to_ready_plus_one_second(kube: KubeContext) -> None:
+    await ensure_namespace(kube, NS)
+    await create(kube, NS, echo_deployment("solo", replicas=1))
+    (victim,) = await wait_ready(kube, NS, "app=solo", 1)
+    async with open_tunnel(kube, NS, "deploy/solo", "echo", hold_timeout=60) as tunnel:
+        pod, _ = await talk(tunnel.local_port)
+        assert pod == victim
+        await delete_pod(kube, NS, victim, grace=0)
+        ready_at: list[float] = []
+
+        async def replacement_ready() -> None:
+            names = await wait_ready(kube, NS, "app=solo", 1)
+            assert victim not in names
+            ready_at.append(time.monotonic())
+
+        watcher = asyncio.create_task(replacement_ready())
+        # a client looping connections: held while no pod is ready, served once one is
+        while True:
+            pod, echoed = await talk(tunnel.local_port)
+            if pod != victim:
+                served_at = time.monotonic()
+                break
+        await watcher
+        assert echoed == b"ping"
+        assert served_at - ready_at[0] < 1.0, (served_at, ready_at)

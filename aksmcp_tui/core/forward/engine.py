@@ -174,6 +174,9 @@ class Forwarder:
         error = self.fatal or self.backends.problem or self.last_error
         if error is None and probe is not None and not probe.ok:
             error = probe.error
+        state = self.state()
+        if error is None and state == "waiting" and self.backends.synced.is_set():
+            error = self._no_pod_reason()
         pod = self.pod_in_use
         ready = self.backends.ready()
         if pod is None or pod not in self.backends.pods:
@@ -185,7 +188,7 @@ class Forwarder:
             target=self.target,
             local_url=self.local_url,
             mcp_url=self.local_url + "/mcp",
-            state=self.state(),
+            state=state,
             pod=pod,
             reconnects=self.reconnects,
             mcp_latency_ms=probe.latency_ms if probe is not None and probe.ok else None,
@@ -285,7 +288,7 @@ class Forwarder:
     def _no_pod_reason(self) -> str:
         pods = self.backends.pods
         if not pods:
-            return f"no pods behind {self.target} in namespace {self.namespace}"
+            return f"{self.target} has no pods in namespace {self.namespace}"
         if any(p.port is None for p in pods.values()):
             return f"the pods of {self.target} have no container port {self.remote_port}"
         states = ", ".join(

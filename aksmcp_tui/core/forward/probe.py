@@ -91,7 +91,7 @@ async def _probe(session: aiohttp.ClientSession, url: str, start: float) -> Prob
     if status == 200 and isinstance(result, dict) and "supportedVersions" in result:
         return ProbeResult(True, _elapsed(start), MODERN)
     if status >= 500 or status == 404:
-        return ProbeResult(False, None, error=f"MCP probe: HTTP {status} from {url}")
+        return ProbeResult(False, None, error=f"MCP probe: POST {url} answered HTTP {status} (no MCP server there?)")
     # legacy: the handshake, then one real request
     start = time.perf_counter()
     init = {
