@@ -3,7 +3,8 @@
 - `CLIENTS` / `WRITERS`: one writer per client (clients/), each knowing its files, format and secrets.
 - `parse_target`, `resolve` (forward + key), `plan` (the change and its diff), `commit` (atomic write,
   one backup per run, record), `plan_remove`/`remove`, `plan_refresh`, `entry_state`.
-- `refresh_entries_for_forward(old_local_url, new_local_url)`: the forward daemon's hook.
+- `refresh_entries_for_forward(old_local_url, new_local_url)` (the contract) and
+  `refresh_entries_for_target(context, namespace, target, new_local_url)`: the forward daemon's hooks.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aksmcp_tui.core.ide.connect import (
     plan_refresh,
     plan_remove,
     refresh_entries_for_forward,
+    refresh_entries_for_target,
     remove,
     resolve,
 )
@@ -45,6 +47,7 @@ __all__ = [
     "plan_refresh",
     "plan_remove",
     "refresh_entries_for_forward",
+    "refresh_entries_for_target",
     "remove",
     "resolve",
 ]

@@ -169,6 +169,11 @@ async def managed_forward_url(target: Target) -> str:
         forward = None
     # Looked up by name: the daemon client (issue 7) may be absent from a build that has the engine only.
     ensure_forward = getattr(forward, "ensure_forward", None)
+    if ensure_forward is None:
+        try:
+            ensure_forward = importlib.import_module("aksmcp_tui.core.forward.control").ensure_forward
+        except (ImportError, AttributeError):
+            ensure_forward = None
     ForwardSpec = getattr(forward, "ForwardSpec", None)
     if ensure_forward is None or ForwardSpec is None:
         raise IdeError(
@@ -339,6 +344,33 @@ def refresh_entries_for_forward(old_local_url: str, new_local_url: str) -> list[
         record.upsert(entry)
         changed.append(f"{entry.client} {entry.name} ({path})")
     return changed
+
+
+def refresh_entries_for_target(context: str, namespace: str, target: str, new_local_url: str) -> list[str]:
+    """A managed forward of `target` (deploy/NAME) now listens on `new_local_url` (re-created on another
+    port): rewrite the recorded entries that point at an earlier forward of the same deployment."""
+    kind, _, name = target.partition("/")
+    if kind not in ("deploy", "deployment", "deployments") or not name:
+        return []
+    new = new_local_url.rstrip("/")
+    olds = {
+        _local_url(e.url)
+        for e in record.load()
+        if e.target.kind == "deploy"
+        and e.target.deployment == name
+        and e.target.namespace == namespace
+        and e.target.context == context
+        and _local_url(e.url) != new
+    }
+    changed: list[str] = []
+    for old in sorted(olds):
+        changed += refresh_entries_for_forward(old, new)
+    return changed
+
+
+def _local_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def entry_state(entry: RecordedEntry) -> str:
