@@ -1,0 +1,97 @@
+"""End to end with the real forward daemon (issue 7): `aksmcp connect cursor deploy/NAME` creates the
+managed forward and writes an entry that answers MCP; when the forward is re-created on another port
+(its old one taken), the daemon rewrites the entry by itself and it answers again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from forward.support import create, ensure_namespace, wait_ready
+
+from aksmcp_tui.core.forward.store import pid_path
+from aksmcp_tui.core.ide.record import load as load_record
+from aksmcp_tui.core.kube import KubeContext
+from aksmcp_tui.sandbox.testing import ThreadedSandbox
+
+from .clientfiles import endpoint, load
+from .conftest import Home
+from .test_deploy_target import KEY, keyed_deployment, list_tools, put_secret
+
+pytestmark = pytest.mark.timeout(180)
+NAMESPACE = "ide-daemon"
+
+
+def aksmcp(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aksmcp_tui", *args], capture_output=True, text=True, timeout=90, env=os.environ
+    )
+
+
+@pytest.fixture
+async def kube(sandbox_session: ThreadedSandbox) -> AsyncIterator[KubeContext]:
+    async with await KubeContext.open(kubeconfig=str(sandbox_session.kubeconfig_path)) as context:
+        yield context
+
+
+@pytest.fixture
+def daemon(ide_home: Home, sandbox_session: ThreadedSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("KUBECONFIG", str(sandbox_session.kubeconfig_path))
+    (ide_home.root / "run").mkdir(mode=0o700, exist_ok=True)
+    yield
+    try:
+        pid = int(pid_path().read_text())
+    except (OSError, ValueError):
+        pid = None
+    aksmcp("forward", "daemon", "--stop")
+    deadline = time.monotonic() + 20
+    while pid and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            break
+        time.sleep(0.1)
+
+
+async def test_daemon_forward_and_port_change(ide_home: Home, daemon: None, kube: KubeContext) -> None:
+    await ensure_namespace(kube, NAMESPACE)
+    await put_secret(kube, "hook-key", KEY, NAMESPACE)
+    await create(kube, NAMESPACE, keyed_deployment("hook-mcp", "hook-key"))
+    await wait_ready(kube, NAMESPACE, "app=hook-mcp", 1)
+
+    done = await asyncio.to_thread(aksmcp, "connect", "cursor", "deploy/hook-mcp", "-n", NAMESPACE)
+    assert done.returncode == 0, done.stderr
+    path = ide_home.home / ".cursor" / "mcp.json"
+    url, headers = endpoint("cursor", load("cursor", path), "hook-mcp", KEY)
+    assert "system_info" in await list_tools(url, headers)
+    old_port = urlsplit(url).port
+    assert old_port and f"-> {url}" in done.stdout
+
+    # The forward goes, and its port is taken by someone else before it comes back.
+    removed = await asyncio.to_thread(aksmcp, "forward", "rm", "deploy/hook-mcp", "-n", NAMESPACE)
+    assert removed.returncode == 0, removed.stderr
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", old_port))
+        squatter.listen(1)
+        added = await asyncio.to_thread(aksmcp, "forward", "add", "deploy/hook-mcp", "-n", NAMESPACE)
+        assert added.returncode == 0, added.stderr
+        new_local = added.stdout.strip()
+        assert urlsplit(new_local).port != old_port
+        # The daemon rewrote the entry on its own (no `aksmcp connect --refresh`).
+        url, headers = endpoint("cursor", load("cursor", path), "hook-mcp", KEY)
+        assert url == new_local + "/mcp"
+        assert "system_info" in await list_tools(url, headers)
+        assert [e.url for e in load_record()] == [url]
+        logs = await asyncio.to_thread(aksmcp, "forward", "logs")
+        assert "IDE entry now points at" in logs.stdout + logs.stderr
