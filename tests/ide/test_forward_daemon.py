@@ -95,3 +95,20 @@ async def test_daemon_forward_and_port_change(ide_home: Home, daemon: None, kube
         assert [e.url for e in load_record()] == [url]
         logs = await asyncio.to_thread(aksmcp, "forward", "logs")
         assert "IDE entry now points at" in logs.stdout + logs.stderr
+
+
+async def test_missing_forward_touches_nothing(ide_home: Home, daemon: None, kube: KubeContext) -> None:
+    """The key is there but the daemon cannot forward the deployment (no port to forward)."""
+    await ensure_namespace(kube, NAMESPACE)
+    await put_secret(kube, "noport-key", KEY, NAMESPACE)
+    body = keyed_deployment("noport-mcp", "noport-key")
+    body["spec"]["template"]["spec"]["containers"][0].pop("ports")
+    body["spec"]["template"]["spec"]["containers"][0].pop("readinessProbe")
+    await create(kube, NAMESPACE, body)
+    path = ide_home.home / ".cursor" / "mcp.json"
+    path.parent.mkdir()
+    path.write_text('{"mcpServers": {}}\n')
+    done = await asyncio.to_thread(aksmcp, "connect", "cursor", "deploy/noport-mcp", "-n", NAMESPACE)
+    assert done.returncode == 1, done.stdout
+    assert "missing forward" in done.stderr, done.stderr
+    assert path.read_text() == '{"mcpServers": {}}\n' and load_record() == []
