@@ -103,6 +103,8 @@ def test_dry_run_shows_a_masked_diff_and_writes_nothing(
     assert not (state_dir() / "ide" / "entries.json").exists()
     code, out, _ = run(capsys, "cursor", URL, "--scope", "project", "--dry-run")
     assert code == 0 and "${env:" not in out  # no key given: no header at all
+    code, out, _ = run(capsys, "cursor", "http://mcp.example.test/mcp", "--api-key-env", key_env, "--dry-run")
+    assert code == 0 and "the key crosses the network unencrypted" in out
 
 
 def test_connect_list_remove(ide_home: Home, key_env: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -122,6 +124,9 @@ def test_connect_list_remove(ide_home: Home, key_env: str, capsys: pytest.Captur
 
     code, _, err = run(capsys, "--remove", "demo")
     assert code == 1 and "matches several entries" in err
+    code, out, _ = run(capsys, "--remove", "codex:demo", "--dry-run")
+    assert code == 0 and "-[mcp_servers.demo]" in out and KEY not in out
+    assert "demo" in (ide_home.home / ".codex" / "config.toml").read_text()
     code, out, _ = run(capsys, "--remove", "codex:demo")
     assert code == 0 and "removed codex entry 'demo'" in out
     config = (ide_home.home / ".codex" / "config.toml").read_text()

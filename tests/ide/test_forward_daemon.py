@@ -96,6 +96,18 @@ async def test_daemon_forward_and_port_change(ide_home: Home, daemon: None, kube
         logs = await asyncio.to_thread(aksmcp, "forward", "logs")
         assert "IDE entry now points at" in logs.stdout + logs.stderr
 
+        # The key is rotated: `--refresh` reads it from the Secret again and rewrites the user file.
+        await put_secret(kube, "hook-key", "rotated-hook-key-0123456789", NAMESPACE)
+        refreshed = await asyncio.to_thread(aksmcp, "connect", "--refresh")
+        assert refreshed.returncode == 0, refreshed.stderr
+        assert f"refreshed cursor 'hook-mcp' in {path} -> {url}" in refreshed.stdout
+        assert "rotated-hook-key" not in refreshed.stdout + refreshed.stderr
+        assert endpoint("cursor", load("cursor", path), "hook-mcp", "x")[1] == {
+            "Authorization": "Bearer rotated-hook-key-0123456789"
+        }
+        again = await asyncio.to_thread(aksmcp, "connect", "--refresh")
+        assert again.returncode == 0 and "up to date: cursor 'hook-mcp'" in again.stdout
+
 
 async def test_missing_forward_touches_nothing(ide_home: Home, daemon: None, kube: KubeContext) -> None:
     """The key is there but the daemon cannot forward the deployment (no port to forward)."""

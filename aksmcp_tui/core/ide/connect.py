@@ -237,6 +237,11 @@ def plan(
         extra={"secret_env": spec.secret_env} if secret_env else {},
     )
     keep_private = rendered.inline_secret or _already_private(path)
+    parts = urlsplit(resolved.url)
+    if resolved.api_key and parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        rendered.notes.append(
+            f"{parts.hostname} is reached over plain http: the key crosses the network unencrypted (use https)"
+        )
     return PlannedChange(
         client,
         scope,

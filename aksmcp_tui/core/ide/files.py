@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import stat
 import tempfile
 import time
@@ -109,8 +110,13 @@ class Backups:
         return target
 
 
+# An inline bearer token (not a `${...}` reference), wherever it sits: in our entry or another one.
+_BEARER = re.compile(r"(Bearer\s+)(?!\$\{)[^\s\"'\\]+")
+
+
 def unified_diff(path: Path, before: str | None, after: str | None, secrets: Iterable[str] = ()) -> str:
-    """A unified diff of the change; secret values are masked so a diff can be shown or logged."""
+    """A unified diff of the change; keys are masked (the known ones and any inline bearer token) so a
+    diff can be shown or logged."""
 
     def lines(text: str | None) -> list[str]:
         if text is None:
@@ -118,6 +124,7 @@ def unified_diff(path: Path, before: str | None, after: str | None, secrets: Ite
         for secret in secrets:
             if secret:
                 text = text.replace(secret, "********")
+        text = _BEARER.sub(r"\1********", text)
         return text.splitlines(keepends=True)
 
     diff = difflib.unified_diff(

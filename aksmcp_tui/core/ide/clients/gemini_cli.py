@@ -27,6 +27,8 @@ class GeminiCliWriter(JsonFormat):
         if headers:
             value["headers"] = headers
         notes = []
+        if spec.scope == "project":
+            notes.append("Gemini CLI uses a project's servers only once the folder is trusted (it asks on first start)")
         if spec.secret_mode == "reference":
             notes.append(reference_note(spec, "Gemini CLI"))
         elif spec.secret_mode == "inline":
