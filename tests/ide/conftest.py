@@ -1,4 +1,5 @@
-"""Fixtures for `aksmcp connect`: an isolated home per test, and one real aksmcp-server (API key on)."""
+"""Fixtures for `aksmcp connect`: an isolated home per test, one real aksmcp-server (API key on), a
+KubeContext on the shared sandbox, and the real forward daemon (stopped after the test)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from aksmcp_tui.core.forward.store import pid_path
+from aksmcp_tui.core.kube import KubeContext
+from aksmcp_tui.sandbox.testing import ThreadedSandbox
 
 API_KEY = "ide-test-key-0123456789abcdef"
 STARTUP_TIMEOUT_S = 30.0
@@ -125,3 +130,38 @@ def mcp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     except subprocess.TimeoutExpired:
         server.proc.kill()
         server.proc.wait()
+
+
+def aksmcp(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a real process, in this test's environment (isolated HOME and XDG dirs)."""
+    return subprocess.run(
+        [sys.executable, "-m", "aksmcp_tui", *args], capture_output=True, text=True, timeout=90, env=os.environ
+    )
+
+
+@pytest.fixture
+async def kube(sandbox_session: ThreadedSandbox) -> AsyncIterator[KubeContext]:
+    async with await KubeContext.open(kubeconfig=str(sandbox_session.kubeconfig_path)) as context:
+        yield context
+
+
+@pytest.fixture
+def daemon(ide_home: Home, sandbox_session: ThreadedSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The forward daemon starts on the first managed forward (detached); it is stopped afterwards."""
+    monkeypatch.setenv("KUBECONFIG", str(sandbox_session.kubeconfig_path))
+    (ide_home.root / "run").mkdir(mode=0o700, exist_ok=True)
+    yield
+    try:
+        pid: int | None = int(pid_path().read_text())
+    except (OSError, ValueError):
+        pid = None
+    aksmcp("forward", "daemon", "--stop")
+    deadline = time.monotonic() + 20
+    while pid and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            break
+        time.sleep(0.1)

@@ -1,9 +1,9 @@
 """The dashboard's Connect dialog (`i`) on the sandbox: client list, scope, preview, result; the
-entry it writes answers MCP through a real port-forward; a missing key is shown, not raised."""
+entry it writes answers MCP through the managed forward the real daemon runs; a missing key is shown,
+not raised."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -14,8 +14,7 @@ from mcp.client.streamable_http import streamable_http_client
 from textual.widgets import Button, OptionList, Static
 from ui.support import wait_for
 
-from aksmcp_tui.core.forward import open_tunnel
-from aksmcp_tui.core.ide import CLIENTS, Target
+from aksmcp_tui.core.ide import CLIENTS
 from aksmcp_tui.core.kube import KubeContext
 from aksmcp_tui.sandbox.testing import ThreadedSandbox
 from aksmcp_tui.ui.app import AksmcpApp, make_app
@@ -30,12 +29,6 @@ from .test_deploy_target import KEY, keyed_deployment, put_secret
 pytestmark = pytest.mark.timeout(150)
 NAMESPACE = "ide-dialog"
 SIZE = (150, 44)
-
-
-@pytest.fixture
-async def kube(sandbox_session: ThreadedSandbox) -> AsyncIterator[KubeContext]:
-    async with await KubeContext.open(kubeconfig=str(sandbox_session.kubeconfig_path)) as context:
-        yield context
 
 
 def _text(screen: ConnectScreen, selector: str) -> str:
@@ -61,7 +54,7 @@ async def _pick(pilot: Any, screen: ConnectScreen, client: str) -> None:
 
 
 async def test_connect_dialog_writes_entries_that_answer(
-    ide_home: Home, kube: KubeContext, sandbox_session: ThreadedSandbox, monkeypatch: pytest.MonkeyPatch
+    ide_home: Home, kube: KubeContext, sandbox_session: ThreadedSandbox, daemon: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
     await ensure_namespace(kube, NAMESPACE)
@@ -70,58 +63,54 @@ async def test_connect_dialog_writes_entries_that_answer(
     await create(kube, NAMESPACE, keyed_deployment("keyless-mcp", "never-created"))
     await wait_ready(kube, NAMESPACE, "app=dialog-mcp", 1)
 
-    async with open_tunnel(kube, NAMESPACE, "deploy/dialog-mcp") as tunnel:
+    app = make_app(kubeconfig=str(sandbox_session.kubeconfig_path))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_dialog(pilot, app, "dialog-mcp")
+        # The dialog starts the daemon and its forward: give it the time a cold start takes here.
+        await wait_for(pilot, lambda: screen.change is not None, "the first preview", within=60)
+        assert screen.resolved is not None
+        forward_url = screen.resolved.url
+        assert forward_url.startswith("http://127.0.0.1:") and forward_url in _text(screen, "#connect-status")
+        # The preview is the diff, keys masked; nothing is written before `w`.
+        await _pick(pilot, screen, "codex")
+        preview = _text(screen, "#connect-preview")
+        assert "+[mcp_servers.dialog-mcp]" in preview and "Bearer ********" in preview and KEY not in preview
+        codex_file = ide_home.home / ".codex" / "config.toml"
+        assert not codex_file.exists()
+        await pilot.press("w")
+        await wait_for(pilot, lambda: screen.written == [codex_file], "the codex file written")
+        assert "Wrote entry 'dialog-mcp'" in _text(screen, "#connect-result")
+        assert screen.query_one("#connect-write", Button).disabled  # written: nothing left to write
+        url, headers = endpoint("codex", load("codex", codex_file), "dialog-mcp", KEY)
+        assert url == forward_url and headers == {"Authorization": f"Bearer {KEY}"}
+        assert "system_info" in await list_tools(url, headers)
 
-        async def forward(target: Target) -> str:
-            assert (target.namespace, target.deployment) == (NAMESPACE, "dialog-mcp")
-            return tunnel.mcp_url
+        # Project scope: the key stays out of the file, the preview says what to set.
+        await pilot.click("#scope-project")
+        await _pick(pilot, screen, "claude-code")
+        await wait_for(pilot, lambda: screen.change is not None and screen.change.scope == "project", "project")
+        assert "approve" in _text(screen, "#connect-preview")
+        await pilot.press("w")
+        project_file = ide_home.project / ".mcp.json"
+        await wait_for(pilot, lambda: project_file in screen.written, "the project file written")
+        assert KEY not in project_file.read_text()
+        url, headers = endpoint("claude-code", load("claude-code", project_file), "dialog-mcp", KEY)
+        assert "system_info" in await list_tools(url, headers)
 
-        monkeypatch.setattr(ConnectScreen, "forward_resolver", staticmethod(forward))
-        app = make_app(kubeconfig=str(sandbox_session.kubeconfig_path))
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await _open_dialog(pilot, app, "dialog-mcp")
-            await wait_for(pilot, lambda: screen.change is not None, "the first preview")
-            assert tunnel.mcp_url in _text(screen, "#connect-status")
-            # The preview is the diff, keys masked; nothing is written before `w`.
-            await _pick(pilot, screen, "codex")
-            preview = _text(screen, "#connect-preview")
-            assert "+[mcp_servers.dialog-mcp]" in preview and "Bearer ********" in preview and KEY not in preview
-            codex_file = ide_home.home / ".codex" / "config.toml"
-            assert not codex_file.exists()
-            await pilot.press("w")
-            await wait_for(pilot, lambda: screen.written == [codex_file], "the codex file written")
-            assert "Wrote entry 'dialog-mcp'" in _text(screen, "#connect-result")
-            assert screen.query_one("#connect-write", Button).disabled  # written: nothing left to write
-            url, headers = endpoint("codex", load("codex", codex_file), "dialog-mcp", KEY)
-            assert url == tunnel.mcp_url and headers == {"Authorization": f"Bearer {KEY}"}
-            assert "system_info" in await list_tools(url, headers)
+        # Windsurf has no project file: said in the dialog, nothing to write.
+        await _pick_error(pilot, screen, "windsurf", "no project-scope")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "back to the fleet")
 
-            # Project scope: the key stays out of the file, the preview says what to set.
-            await pilot.click("#scope-project")
-            await _pick(pilot, screen, "claude-code")
-            await wait_for(pilot, lambda: screen.change is not None and screen.change.scope == "project", "project")
-            assert "approve" in _text(screen, "#connect-preview")
-            await pilot.press("w")
-            project_file = ide_home.project / ".mcp.json"
-            await wait_for(pilot, lambda: project_file in screen.written, "the project file written")
-            assert KEY not in project_file.read_text()
-            url, headers = endpoint("claude-code", load("claude-code", project_file), "dialog-mcp", KEY)
-            assert "system_info" in await list_tools(url, headers)
-
-            # Windsurf has no project file: said in the dialog, nothing to write.
-            await _pick_error(pilot, screen, "windsurf", "no project-scope")
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "back to the fleet")
-
-            # A deployment whose key Secret is missing: the dialog says so and writes nothing.
-            await pilot.press("escape")
-            screen = await _open_dialog(pilot, app, "keyless-mcp")
-            await wait_for(pilot, lambda: "missing key" in _text(screen, "#connect-result"), "the missing key")
-            assert screen.change is None and screen.query_one("#connect-write", Button).disabled
-            await pilot.press("w")
-            assert screen.written == []
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "back to the fleet")
+        # A deployment whose key Secret is missing: the dialog says so and writes nothing.
+        await pilot.press("escape")
+        screen = await _open_dialog(pilot, app, "keyless-mcp")
+        await wait_for(pilot, lambda: "missing key" in _text(screen, "#connect-result"), "the missing key")
+        assert screen.change is None and screen.query_one("#connect-write", Button).disabled
+        await pilot.press("w")
+        assert screen.written == []
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "back to the fleet")
 
 
 async def _pick_error(pilot: Any, screen: ConnectScreen, client: str, message: str) -> None:

@@ -5,7 +5,6 @@ rewritten by refresh; a missing key or forward fails before any file is touched.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +51,6 @@ async def put_secret(kube: KubeContext, name: str, key: str, namespace: str = NA
         await kube.request("POST", path, body=body)
     except Exception:
         await kube.request("PUT", f"{path}/{name}", body=body)
-
-
-@pytest.fixture
-async def kube(sandbox_session: ThreadedSandbox) -> AsyncIterator[KubeContext]:
-    async with await KubeContext.open(kubeconfig=str(sandbox_session.kubeconfig_path)) as context:
-        yield context
 
 
 async def list_tools(url: str, headers: dict[str, str]) -> list[str]:

@@ -5,62 +5,21 @@ managed forward and writes an entry that answers MCP; when the forward is re-cre
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from forward.support import create, ensure_namespace, wait_ready
 
-from aksmcp_tui.core.forward.store import pid_path
 from aksmcp_tui.core.ide.record import load as load_record
 from aksmcp_tui.core.kube import KubeContext
-from aksmcp_tui.sandbox.testing import ThreadedSandbox
 
 from .clientfiles import endpoint, load
-from .conftest import Home
+from .conftest import Home, aksmcp
 from .test_deploy_target import KEY, keyed_deployment, list_tools, put_secret
 
 pytestmark = pytest.mark.timeout(180)
 NAMESPACE = "ide-daemon"
-
-
-def aksmcp(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aksmcp_tui", *args], capture_output=True, text=True, timeout=90, env=os.environ
-    )
-
-
-@pytest.fixture
-async def kube(sandbox_session: ThreadedSandbox) -> AsyncIterator[KubeContext]:
-    async with await KubeContext.open(kubeconfig=str(sandbox_session.kubeconfig_path)) as context:
-        yield context
-
-
-@pytest.fixture
-def daemon(ide_home: Home, sandbox_session: ThreadedSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("KUBECONFIG", str(sandbox_session.kubeconfig_path))
-    (ide_home.root / "run").mkdir(mode=0o700, exist_ok=True)
-    yield
-    try:
-        pid = int(pid_path().read_text())
-    except (OSError, ValueError):
-        pid = None
-    aksmcp("forward", "daemon", "--stop")
-    deadline = time.monotonic() + 20
-    while pid and time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-            break
-        time.sleep(0.1)
 
 
 async def test_daemon_forward_and_port_change(ide_home: Home, daemon: None, kube: KubeContext) -> None:

@@ -23,7 +23,6 @@ from aksmcp_tui.ui.targets import ClusterTarget
 if TYPE_CHECKING:
     from aksmcp_tui.core.fleet import McpWorkload
     from aksmcp_tui.core.ide import PlannedChange, Resolved
-    from aksmcp_tui.core.ide.connect import ForwardResolver
     from aksmcp_tui.ui.app import AksmcpApp
 
 
@@ -47,8 +46,6 @@ class ConnectScreen(ModalScreen[None]):
         Binding("escape", "close", "Close"),
         Binding("w", "write", "Write"),
     ]
-    # The managed forward comes from the forward daemon; tests put an in-process tunnel here.
-    forward_resolver: ClassVar[ForwardResolver | None] = None
 
     def __init__(self, workload: McpWorkload, target: ClusterTarget, project_dir: Path | None = None) -> None:
         super().__init__(id="connect")
@@ -107,7 +104,7 @@ class ConnectScreen(ModalScreen[None]):
         status = self.query_one("#connect-status", Static)
         try:
             kube = await self.dash.kube_pool.get(self.target)
-            self.resolved = await resolve(target, forward=type(self).forward_resolver, kube=kube)
+            self.resolved = await resolve(target, kube=kube)
         except (IdeError, KubeProblem) as exc:
             status.update("Cannot connect this deployment.")
             self._result(str(exc), error=True)
