@@ -45,6 +45,9 @@ def register(subcommands: Any) -> None:
         "--api-key-env", metavar="VAR", help="URL targets: the environment variable that holds the endpoint's API key"
     )
     connect.add_argument("--dry-run", action="store_true", help="print the change as a unified diff; write nothing")
+    connect.add_argument(
+        "--force", action="store_true", help="replace an entry of the same name that aksmcp did not write"
+    )
     action = connect.add_mutually_exclusive_group()
     action.add_argument("--list", action="store_true", help="list the entries aksmcp wrote")
     action.add_argument(
@@ -98,7 +101,13 @@ async def _connect(args: argparse.Namespace) -> int:
     resolved = await resolve(target, api_key=api_key)
     project_dir = Path(args.project_dir) if args.project_dir else None
     change = plan(
-        args.client, resolved, scope=args.scope, name=args.name, project_dir=project_dir, secret_env=args.secret_env
+        args.client,
+        resolved,
+        scope=args.scope,
+        name=args.name,
+        project_dir=project_dir,
+        secret_env=args.secret_env,
+        force=args.force,
     )
     if args.dry_run:
         sys.stdout.write(change.diff() or f"no change: {change.path} already has this entry\n")

@@ -81,6 +81,22 @@ def test_unparseable_file_is_refused_and_untouched(
     assert not (state_dir() / "ide" / "entries.json").exists()
 
 
+def test_an_entry_aksmcp_did_not_write_is_not_replaced(
+    ide_home: Home, key_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = ide_home.home / ".gemini" / "settings.json"
+    path.parent.mkdir()
+    mine = '{\n  "mcpServers": {\n    "demo": {"command": "my-own-server"}\n  }\n}\n'
+    path.write_text(mine)
+    code, _, err = run(capsys, "gemini-cli", URL, "--name", "demo", "--api-key-env", key_env)
+    assert code == 1 and "already has an entry 'demo' that aksmcp did not write" in err
+    assert path.read_text() == mine
+    code, out, _ = run(capsys, "gemini-cli", URL, "--name", "demo", "--api-key-env", key_env, "--force")
+    assert code == 0 and "wrote Gemini CLI entry 'demo'" in out
+    code, _, _ = run(capsys, "gemini-cli", URL, "--name", "demo", "--api-key-env", key_env)
+    assert code == 0  # now it is ours: connecting again is fine
+
+
 def test_read_only_file_is_refused(ide_home: Home, key_env: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = ide_home.home / ".cursor" / "mcp.json"
     path.parent.mkdir()

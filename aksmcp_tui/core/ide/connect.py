@@ -202,8 +202,10 @@ def plan(
     name: str | None = None,
     project_dir: Path | None = None,
     secret_env: str | None = None,
+    force: bool = False,
 ) -> PlannedChange:
-    """The change to one client's file; nothing is written. Raises IdeError for anything refused."""
+    """The change to one client's file; nothing is written. Raises IdeError for anything refused,
+    including an entry of that name that aksmcp did not write (unless `force`)."""
     writer = writer_for(client)
     writer.check_scope(scope)
     entry_name = name or _default_name(resolved.target)
@@ -219,13 +221,22 @@ def plan(
         force_reference=secret_env is not None,
     )
     before = read_text(path)
+    if not force and before is not None and writer.get_entry(before, path, entry_name) is not None:
+        ours = RecordedEntry(client, scope, str(path), entry_name, resolved.target, "", "").id
+        if not any(e.id == ours for e in record.load()):
+            raise IdeError(
+                f"{path} already has an entry {entry_name!r} that aksmcp did not write; "
+                "choose another --name, or --force to replace it"
+            )
     rendered = writer.write(before, path, spec)
     writer.parse(rendered.text, path)  # what we wrote must parse as the client's format
     secret = {
         "none": "none",
         "inline": "inline",
-        "reference": "input" if client == "vscode" else f"env:{spec.secret_env}",
+        "reference": f"env:{spec.secret_env}",
     }[spec.secret_mode]
+    if client == "vscode" and secret != "none":
+        secret = "input"  # VS Code keeps the key in its secret storage in either scope
     entry = RecordedEntry(
         client=client,
         scope=scope,

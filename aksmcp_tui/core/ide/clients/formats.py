@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,7 +37,9 @@ class TomlFormat(ClientWriter):
         try:
             data = tomllib.loads(text or "")
         except tomllib.TOMLDecodeError as exc:
-            raise IdeError(f"{path}: cannot parse it as TOML ({exc}); not touching it") from None
+            found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+            where = f":{found.group(1)}:{found.group(2)}" if found else ""
+            raise IdeError(f"{path}{where}: cannot parse it as TOML ({exc}); not touching it") from None
         holder = data.get(self.container)
         if holder is not None and not isinstance(holder, dict):
             raise IdeError(f"{path}: {self.container} is not a table; not touching it")
