@@ -7,7 +7,6 @@ imported inside the handlers.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -66,6 +65,8 @@ def _fail(message: str) -> int:
 
 
 def run_connect(args: argparse.Namespace) -> int:
+    import asyncio
+
     from aksmcp_tui.core.ide import IdeError
 
     try:
