@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from aksmcp_tui.cli import main
-from aksmcp_tui.core.ide import Resolved, Target, commit, plan, refresh_entries_for_forward
+from aksmcp_tui.core.ide import WRITERS, Resolved, Target, commit, plan, refresh_entries_for_forward
 from aksmcp_tui.core.paths import state_dir
 
+from .clientfiles import SEEDS, entry_of, load
 from .conftest import Home
 
 URL = "http://127.0.0.1:8931/mcp"
@@ -95,6 +96,18 @@ def test_an_entry_aksmcp_did_not_write_is_not_replaced(
     assert code == 0 and "wrote Gemini CLI entry 'demo'" in out
     code, _, _ = run(capsys, "gemini-cli", URL, "--name", "demo", "--api-key-env", key_env)
     assert code == 0  # now it is ours: connecting again is fine
+
+
+@pytest.mark.parametrize("client", ["vscode", "codex", "continue"])
+def test_crlf_files_stay_crlf(client: str, ide_home: Home, key_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = WRITERS[client].path("user", ide_home.project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(SEEDS[client][0].replace("\n", "\r\n").encode())
+    assert run(capsys, client, URL, "--name", "demo", "--api-key-env", key_env)[0] == 0
+    data = path.read_bytes()
+    assert data.count(b"\n") == data.count(b"\r\n") and entry_of(client, load(client, path), "demo")
+    assert run(capsys, "--remove", f"{client}:demo")[0] == 0
+    assert path.read_bytes().count(b"\n") == path.read_bytes().count(b"\r\n")
 
 
 def test_read_only_file_is_refused(ide_home: Home, key_env: str, capsys: pytest.CaptureFixture[str]) -> None:

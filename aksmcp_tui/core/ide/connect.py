@@ -9,6 +9,7 @@ it (atomic, one backup per run) and records the entry. `refresh`, `remove` and
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -229,6 +230,7 @@ def plan(
                 "choose another --name, or --force to replace it"
             )
     rendered = writer.write(before, path, spec)
+    rendered.text = _same_line_endings(before, rendered.text)
     writer.parse(rendered.text, path)  # what we wrote must parse as the client's format
     secret = {
         "none": "none",
@@ -289,7 +291,7 @@ def plan_remove(entry: RecordedEntry) -> PlannedChange:
     before = read_text(path)
     after = before
     if before is not None and writer.get_entry(before, path, entry.name) is not None:
-        after = writer.remove(before, path, entry.name)
+        after = _same_line_endings(before, writer.remove(before, path, entry.name))
         writer.parse(after, path)
     return PlannedChange(entry.client, entry.scope, path, entry.name, before, after)
 
@@ -350,7 +352,7 @@ def refresh_entries_for_forward(old_local_url: str, new_local_url: str) -> list[
             updated = _replace_prefix(current, old, new)
             if updated == current:
                 continue
-            after = writer.put_entry(before, path, entry.name, updated)
+            after = _same_line_endings(before, writer.put_entry(before, path, entry.name, updated))
             check_writable(path)
             backups.save(path, before)
             atomic_write(path, after, private=_already_private(path))
@@ -400,6 +402,13 @@ def entry_state(entry: RecordedEntry) -> str:
     if current is None:
         return "missing"
     return "ok" if writer.entry_url(current) == entry.url else "changed"
+
+
+def _same_line_endings(before: str | None, after: str) -> str:
+    """A file written with CRLF (Windows editors) keeps CRLF: new lines from the editors are LF."""
+    if before is None or "\r\n" not in before:
+        return after
+    return re.sub(r"(?<!\r)\n", "\r\n", after)
 
 
 def _replace_prefix(value: Any, old: str, new: str) -> Any:
