@@ -83,3 +83,20 @@ async def test_missing_forward_touches_nothing(ide_home: Home, daemon: None, kub
     assert done.returncode == 1, done.stdout
     assert "missing forward" in done.stderr, done.stderr
     assert path.read_text() == '{"mcpServers": {}}\n' and load_record() == []
+
+
+async def test_a_forward_without_ready_pods_is_written_with_a_note(
+    ide_home: Home, daemon: None, kube: KubeContext
+) -> None:
+    await ensure_namespace(kube, NAMESPACE)
+    await put_secret(kube, "idle-key", KEY, NAMESPACE)
+    body = keyed_deployment("idle-mcp", "idle-key")
+    body["spec"]["replicas"] = 0
+    await create(kube, NAMESPACE, body)
+    done = await asyncio.to_thread(aksmcp, "connect", "windsurf", "deploy/idle-mcp", "-n", NAMESPACE)
+    assert done.returncode == 0, done.stderr
+    assert "note: the forward is waiting (no ready pod answers yet)" in done.stdout
+    url, _ = endpoint(
+        "windsurf", load("windsurf", ide_home.home / ".codeium" / "windsurf" / "mcp_config.json"), "idle-mcp", KEY
+    )
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/mcp")

@@ -35,6 +35,7 @@ class Resolved:
     target: Target
     url: str  # the MCP endpoint
     api_key: str | None
+    notes: list[str] = field(default_factory=list)  # e.g. the forward still waits for a ready pod
 
 
 @dataclass
@@ -108,8 +109,14 @@ async def resolve(
                 key = await read_api_key(opened, namespace, str(target.deployment))
     except KubeProblem as exc:
         raise IdeError(str(exc)) from None
-    url = await (forward or managed_forward_url)(target)
-    return Resolved(target, url, key)
+    notes: list[str] = []
+    if forward is None:
+        url, state = await managed_forward(target)
+        if state != "active":
+            notes.append(f"the forward is {state} (no ready pod answers yet); the entry works once one does")
+    else:
+        url = await forward(target)
+    return Resolved(target, url, key, notes)
 
 
 async def read_api_key(kube: Any, namespace: str, deployment: str) -> str:
@@ -160,8 +167,9 @@ def key_secret_of(deployment: dict[str, Any]) -> tuple[str, str]:
     return DEFAULT_KEY_SECRET, KEY_FIELD
 
 
-async def managed_forward_url(target: Target) -> str:
-    """The deployment's managed forward (created when missing), through the forward daemon."""
+async def managed_forward(target: Target) -> tuple[str, str]:
+    """The deployment's managed forward (created when missing), through the forward daemon: its MCP
+    URL and state."""
     import importlib
 
     try:
@@ -192,7 +200,7 @@ async def managed_forward_url(target: Target) -> str:
         raise IdeError(f"missing forward: cannot forward {target.describe()}: {exc}") from None
     if status.state == "failed":
         raise IdeError(f"missing forward: the forward of {target.describe()} failed: {status.last_error}")
-    return str(status.mcp_url)
+    return str(status.mcp_url), str(status.state)
 
 
 def plan(
@@ -250,6 +258,7 @@ def plan(
         extra={"secret_env": spec.secret_env} if secret_env else {},
     )
     keep_private = rendered.inline_secret or _already_private(path)
+    rendered.notes.extend(resolved.notes)
     parts = urlsplit(resolved.url)
     if resolved.api_key and parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         rendered.notes.append(
