@@ -1,9 +1,9 @@
 """Connect a client to an MCP endpoint: resolve the target, plan the file change, write it, record it.
 
-The steps are separate so every front end shares them: `prepare` (async: forward + key) returns a
-`PlannedChange` with the diff, which `--dry-run` and the dashboard's preview show; `commit` writes
-it (atomic, one backup per run) and records the entry. `refresh`, `remove` and
-`refresh_entries_for_forward` reuse the same writers.
+The steps are separate so every front end shares them: `resolve` (async: the managed forward and
+the key) gives the endpoint; `plan` returns a `PlannedChange` with the diff, which `--dry-run` and
+the dashboard's preview show; `commit` writes it (atomic, one backup per run) and records the entry.
+`plan_refresh`, `remove` and `refresh_entries_for_forward` reuse the same writers.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from aksmcp_tui.core.ide.record import RecordedEntry, Target
 DEFAULT_KEY_SECRET = "aksmcp-server-api-key"
 KEY_FIELD = "api-key"
 
-# (target, namespace) -> the local MCP URL of the managed forward; tests may pass their own.
+# A deployment target -> the MCP URL of a forward to it (default: the daemon's managed forward).
 ForwardResolver = Callable[[Target], Awaitable[str]]
 
 
@@ -45,7 +45,7 @@ class PlannedChange:
     path: Path
     name: str
     before: str | None
-    after: str | None  # None: the file is removed (never happens today; kept for clarity)
+    after: str | None
     notes: list[str] = field(default_factory=list)
     inline_secret: bool = False
     secrets: tuple[str, ...] = ()
