@@ -60,6 +60,7 @@ def test_unknown_client_and_bad_target(ide_home: Home, capsys: pytest.CaptureFix
         ("codex", ".codex/config.toml", "[mcp_servers.a\nurl = 1\n", ":1:"),
         ("continue", ".continue/config.yaml", "mcpServers:\n  - name: a\n   bad: [\n", ":3:"),
         ("claude-code", ".claude.json", '{"mcpServers": {"a": 1}, "mcpServers": "x"}', "mcpServers is not an object"),
+        ("vscode", ".config/Code/User/mcp.json", '{"servers": {}, "inputs": {}}', "inputs is not a list"),
     ],
 )
 def test_unparseable_file_is_refused_and_untouched(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aksmcp_tui.core.ide.clients.base import JsonFormat, app_config_dir
+from aksmcp_tui.core.ide.files import IdeError
 from aksmcp_tui.core.ide.model import EntrySpec, Rendered, Scope
 
 
@@ -51,6 +52,8 @@ class VsCodeWriter(JsonFormat):
                 "password": True,
             }
             inputs = document.get(("inputs",))
+            if inputs is not None and not isinstance(inputs, list):
+                raise IdeError(f"{path}: inputs is not a list; not touching it")
             index = _input_index(inputs, input_id(spec.name))
             if index is None:
                 document.append(("inputs",), wanted)
