@@ -57,7 +57,7 @@ class VsCodeWriter(JsonFormat):
             index = _input_index(inputs, input_id(spec.name))
             if index is None:
                 document.append(("inputs",), wanted)
-            elif inputs[index] != wanted:
+            elif inputs is not None and inputs[index] != wanted:
                 document.set(("inputs", index), wanted)
         # Never inline: the file does not need to be private.
         return Rendered(document.text, notes, inline_secret=False)
