@@ -79,6 +79,8 @@ def run_connect(args: argparse.Namespace) -> int:
         return asyncio.run(_connect(args))
     except IdeError as exc:
         return _fail(str(exc))
+    except OSError as exc:  # disk full, a folder that vanished: say which file, no traceback
+        return _fail(f"{exc.filename or 'a file'}: {exc.strerror or exc}")
 
 
 async def _connect(args: argparse.Namespace) -> int:
