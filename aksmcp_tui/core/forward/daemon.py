@@ -44,6 +44,20 @@ log = logging.getLogger("aksmcp.forward")
 API = "/v1"
 
 
+def _follow_in_ide_configs(status: ForwardStatus) -> None:
+    """IDE entries `aksmcp connect` wrote for an earlier forward of this target (removed, then added on
+    another port because the old one was taken) are rewritten to this forward's URL (issue 9)."""
+    from aksmcp_tui.core.ide import IdeError, refresh_entries_for_target
+
+    try:
+        changed = refresh_entries_for_target(status.context, status.namespace, status.target, status.local_url)
+    except (IdeError, OSError) as exc:
+        log.warning("IDE entries of %s not rewritten: %s", status.target, exc)
+        return
+    for entry in changed:
+        log.info("IDE entry now points at %s: %s", status.local_url, entry)
+
+
 class DaemonError(Exception):
     """The daemon cannot start (another runs, the socket directory is unusable)."""
 
@@ -315,6 +329,7 @@ class ForwardDaemon:
             log.info(
                 "forward %s added: %s/%s -> %s", managed.id, fixed.namespace, fixed.target, managed.status().local_url
             )
+            await asyncio.to_thread(_follow_in_ide_configs, managed.status())
             return managed.status()
 
     def find(self, key: str, namespace: str | None = None, context: str | None = None) -> ManagedForward:

@@ -163,6 +163,11 @@ class DetailsScreen(Screen[None]):
 
         self.app.push_screen(console_for_workload(self.target, self.workload))
 
+    def action_connect_ide(self) -> None:
+        from aksmcp_tui.ui.screens.connect import open_connect
+
+        open_connect(self, self.workload, self.target)
+
     def action_later(self, what: str) -> None:
         self.notify(f"{what} {LATER}.", title=what)
 

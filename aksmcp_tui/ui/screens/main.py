@@ -411,5 +411,10 @@ class MainScreen(Screen[None]):
     def action_later(self, what: str) -> None:
         self.notify(f"{what} {LATER}.", title=what)
 
+    def action_connect_ide(self) -> None:
+        from aksmcp_tui.ui.screens.connect import open_connect
+
+        open_connect(self, self.query_one(FleetTable).selected, self.target)
+
     def action_quit_app(self) -> None:
         self.app.exit()
