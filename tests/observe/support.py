@@ -156,3 +156,60 @@ async def opened(kubeconfig: Path) -> AsyncIterator[KubeContext]:
 
 
 __all__ = ["CuttableProxy", "KubeProblem", "create", "kubeconfig_via", "new_namespace", "opened", "wait_until"]
+
+
+def server_deployment(name: str, workspace: Path, *, replicas: int = 1) -> dict[str, Any]:
+    """The reference aksmcp-server (the sandbox runs it from source), test tools on, port named mcp."""
+    env = {"AKSMCP_ENABLE_TEST_TOOLS": "true", "AKSMCP_WORKSPACE": str(workspace), "AKSMCP_GRACE_SECONDS": "1"}
+    container: dict[str, Any] = {
+        "name": "server",
+        "image": "ghcr.io/aksmcp/aksmcp-server:0.1.0",
+        "ports": [{"name": "mcp", "containerPort": 8080}],
+        "env": [{"name": k, "value": v} for k, v in env.items()],
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8080}, "periodSeconds": 1},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [container], "terminationGracePeriodSeconds": 3},
+            },
+        },
+    }
+
+
+SANDBOX_PORT_ANNOTATION = "sandbox.aksmcp.dev/port-"
+
+
+async def ready_pods(kube: KubeContext, namespace: str, app: str) -> list[dict[str, Any]]:
+    listing = await kube.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=f"app={app}")
+    ready = []
+    for pod in listing.get("items") or []:
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            ready.append(pod)
+    return sorted(ready, key=lambda p: p["metadata"]["name"])
+
+
+async def pod_url(kube: KubeContext, namespace: str, pod: str, port: int = 8080) -> str:
+    """Where the sandbox node mapped a pod's container port on 127.0.0.1 (its own annotation)."""
+    obj = await kube.get(f"/api/v1/namespaces/{namespace}/pods/{pod}")
+    return f"http://127.0.0.1:{obj['metadata']['annotations'][SANDBOX_PORT_ANNOTATION + str(port)]}"
+
+
+def sandbox_opener(kube: KubeContext, namespace: str) -> Any:
+    """Reaches a pod's metrics port directly (the sandbox maps it to loopback), for the parts of the
+    metrics tests that are about counting, not about the tunnel."""
+
+    @contextlib.asynccontextmanager
+    async def open_pod(pod: str) -> AsyncIterator[str]:
+        yield await pod_url(kube, namespace, pod)
+
+    return open_pod
