@@ -8,6 +8,14 @@
   latency quantiles per pod and summed (metrics*.py)
 """
 
+from aksmcp_tui.core.observe.correlate import (
+    CORRELATION_HEADER,
+    CORRELATION_META_KEY,
+    fields_match,
+    find_request_lines,
+    line_fields,
+    log_lines_for_request,
+)
 from aksmcp_tui.core.observe.logs import LogFollower, LogTarget, follow_logs, parse_target
 from aksmcp_tui.core.observe.logs_model import (
     LogBatch,
@@ -25,6 +33,8 @@ from aksmcp_tui.core.observe.metrics_aggregate import RateWindow, ToolRates
 from aksmcp_tui.core.observe.ringbuffer import RingBuffer
 
 __all__ = [
+    "CORRELATION_HEADER",
+    "CORRELATION_META_KEY",
     "LogBatch",
     "LogEvent",
     "LogFollower",
@@ -42,7 +52,11 @@ __all__ = [
     "StreamDropped",
     "StreamResumed",
     "ToolRates",
+    "fields_match",
+    "find_request_lines",
     "follow_logs",
     "forward_opener",
+    "line_fields",
+    "log_lines_for_request",
     "parse_target",
 ]

@@ -334,6 +334,10 @@ class MainScreen(Screen[None]):
             self.action_help()
         elif jump.kind == "quit":
             self.action_quit_app()
+        elif jump.word in ("logs", "log"):
+            self.action_open_logs()
+        elif jump.word == "metrics":
+            self.action_open_metrics()
         else:
             self.action_later(jump.word.capitalize())
 
@@ -344,6 +348,24 @@ class MainScreen(Screen[None]):
             self.notify("No deployment selected", severity="warning")
         else:
             self._open_details(workload)
+
+    def action_open_logs(self) -> None:
+        from aksmcp_tui.ui.screens.logs import LogsScreen
+
+        workload = self.query_one(FleetTable).selected
+        if workload is None or self.target is None:
+            self.notify("No deployment selected", severity="warning")
+        else:
+            self.app.push_screen(LogsScreen(workload, self.target))
+
+    def action_open_metrics(self) -> None:
+        from aksmcp_tui.ui.screens.metrics import MetricsScreen
+
+        workload = self.query_one(FleetTable).selected
+        if workload is None or self.target is None:
+            self.notify("No deployment selected", severity="warning")
+        else:
+            self.app.push_screen(MetricsScreen(workload, self.target))
 
     def _typing_elsewhere(self) -> None:
         """ ":" and "/" are priority bindings: inside a text field they are just characters."""
