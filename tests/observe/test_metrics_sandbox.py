@@ -3,6 +3,7 @@ a restarted container gives no negative rate, a pod that goes away leaves the su
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -12,15 +13,16 @@ from mcp import Client
 
 from aksmcp_tui.core.kube import KubeContext
 from aksmcp_tui.core.observe import MetricsWatcher
+from aksmcp_tui.sandbox.testing import ThreadedSandbox
 from tests.observe.support import (
     create,
     new_namespace,
     pod_url,
     ready_pods,
-    sandbox_opener,
     server_deployment,
     wait_until,
 )
+from tests.observe.test_logs_cli import aksmcp, env_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -35,13 +37,16 @@ async def call(url: str, tool: str, arguments: dict[str, object], times: int) ->
     return outcomes
 
 
-async def test_rates_quantiles_restart_and_leaving_pod(kube: KubeContext, tmp_path: Path) -> None:
+async def test_rates_quantiles_restart_and_leaving_pod(
+    kube: KubeContext, sandbox_session: ThreadedSandbox, tmp_path: Path
+) -> None:
+    kubeconfig = sandbox_session.kubeconfig_path
     ns = await new_namespace(kube)
     await create(kube, ns, server_deployment("mcp", tmp_path, replicas=2))
     pods = await wait_until(lambda: _n_ready(kube, ns, 2), within=90, what="two ready server pods")
     a, b = (p["metadata"]["name"] for p in pods)
     url_a, url_b = await pod_url(kube, ns, a), await pod_url(kube, ns, b)
-    watcher = MetricsWatcher(kube, ns, "deploy/mcp", opener=sandbox_opener(kube, ns))
+    watcher = MetricsWatcher(kube, ns, "deploy/mcp")  # through the forward engine (open_tunnel)
     try:
         first = await watcher.scrape_round()
         assert [p.pod for p in first.pods] == [a, b] and first.total is None  # no rate from one scrape
@@ -103,6 +108,19 @@ async def test_rates_quantiles_restart_and_leaving_pod(kube: KubeContext, tmp_pa
         assert doc["total"]["tools"][-1]["tool"] == "unknown" and doc["pods"][0]["pod"] == remaining
     finally:
         await watcher.close()
+
+    # the CLI prints the same rounds
+    env = env_for(tmp_path)
+    common = ["-n", ns, "--kubeconfig", str(kubeconfig), "--context", "aksmcp-sandbox", "--interval", "0.5"]
+    code, out, err = await aksmcp("metrics", "deploy/mcp", *common, "-o", "json", env=env)
+    assert code == 0, err
+    printed = json.loads(out)
+    assert printed["round"] == 2 and [p["pod"] for p in printed["pods"]] == [remaining]
+    assert {t["tool"] for t in printed["total"]["tools"]} >= {"system_info", "file_operation", "slow_operation"}
+    code, out, err = await aksmcp("metrics", "mcp", *common, env=env)
+    assert code == 0 and "TOOL" in out and "system_info" in out and "(all pods)" in out, err
+    code, _, err = await aksmcp("metrics", "deploy/nothing", *common, env=env)
+    assert code == 1 and "not found" in err
 
 
 async def _n_ready(kube: KubeContext, ns: str, n: int) -> list[dict[str, object]] | None:

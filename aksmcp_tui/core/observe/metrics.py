@@ -33,12 +33,13 @@ def forward_opener(kube: KubeContext, namespace: str) -> PodOpener:
 
     @contextlib.asynccontextmanager
     async def open_pod(pod: str) -> AsyncIterator[str]:
+        from aksmcp_tui.core.forward import ForwardError, open_tunnel
+
         try:
-            from aksmcp_tui.core.forward import open_tunnel
-        except ImportError:  # built in parallel (issue 7); say so instead of crashing
-            raise ScrapeError("the forward engine (aksmcp_tui.core.forward) is not installed") from None
-        async with open_tunnel(kube, namespace, f"pod/{pod}", None) as tunnel:
-            yield tunnel.local_url
+            async with open_tunnel(kube, namespace, f"pod/{pod}", None) as tunnel:
+                yield tunnel.local_url
+        except ForwardError as error:  # no such port, pod not running: a scrape error, shown per pod
+            raise ScrapeError(str(error)) from None
 
     return open_pod
 

@@ -90,7 +90,7 @@ def parse_scrape(text: str) -> PodScrape:
             scrape.sessions = family.samples[0].value
         elif name == IN_FLIGHT and family.samples:
             scrape.in_flight = family.samples[0].value
-        elif name == CPU_SECONDS and family.samples:
+        elif name in (CPU_SECONDS, CPU_SECONDS + "_total") and family.samples:  # typed or untyped exposition
             scrape.cpu_seconds = family.samples[0].value
         elif name == RSS_BYTES and family.samples:
             scrape.rss_bytes = family.samples[0].value

@@ -29,6 +29,7 @@ MetricsSource = Callable[["McpWorkload"], AsyncIterator["MetricsSnapshot"]]
 HISTORY = 120  # rounds kept for the plots (4 minutes at the default 2 s)
 INTERVAL = 2.0
 BARS = "▁▂▃▄▅▆▇█"
+PLOTS = {"calls": "calls/s", "errors": "errors/s", "p95": "p95 latency ms"}
 
 METRICS_ACTIONS: tuple[UiAction, ...] = (
     UiAction("back", "escape,q", "esc/q", "Back", "Back", "Close the metrics"),
@@ -74,10 +75,10 @@ class MetricsScreen(Screen[None]):
     MetricsScreen #metrics-title { height: 1; background: $panel; text-style: bold; }
     MetricsScreen #metrics-summary { height: auto; padding: 0 1; }
     MetricsScreen #metrics-errors { height: auto; color: $error; padding: 0 1; }
-    MetricsScreen #metrics-plots { height: 5; }
-    MetricsScreen .plot { width: 1fr; padding: 0 1; }
-    MetricsScreen .plot Static { height: 1; color: $text-muted; }
-    MetricsScreen .plot Sparkline { height: 3; }
+    MetricsScreen #metrics-plots { height: auto; padding: 1 1 0 1; }
+    MetricsScreen .plot { height: 2; }
+    MetricsScreen .plot Static { width: 30; color: $text-muted; }
+    MetricsScreen .plot Sparkline { width: 1fr; height: 2; }
     MetricsScreen DataTable { height: auto; max-height: 50%; }
     MetricsScreen .section-title { height: 1; text-style: bold; padding: 0 1; }
     """
@@ -111,9 +112,9 @@ class MetricsScreen(Screen[None]):
         with VerticalScroll():
             yield Static("Scraping /metrics of every pod…", id="metrics-summary", markup=False)
             yield Static("", id="metrics-errors", markup=False)
-            with Horizontal(id="metrics-plots"):
-                for key, label in (("calls", "calls/s"), ("errors", "errors/s"), ("p95", "p95 latency (ms)")):
-                    with Vertical(classes="plot"):
+            with Vertical(id="metrics-plots"):
+                for key, label in PLOTS.items():
+                    with Horizontal(classes="plot"):
                         yield Static(label, id=f"plot-{key}-label", markup=False)
                         yield Sparkline([], id=f"plot-{key}")
             yield Static("Tools", classes="section-title")
@@ -183,8 +184,7 @@ class MetricsScreen(Screen[None]):
         for key, values in (("calls", self.calls), ("errors", self.errors), ("p95", self.p95)):
             self.query_one(f"#plot-{key}", Sparkline).data = list(values)
             latest = f"{values[-1]:.2f}" if values else "-"
-            label = {"calls": "calls/s", "errors": "errors/s", "p95": "p95 latency (ms)"}[key]
-            self.query_one(f"#plot-{key}-label", Static).update(f"{label}  now {latest}")
+            self.query_one(f"#plot-{key}-label", Static).update(f"{PLOTS[key]:<18}{latest:>10}")
         self._fill_tools(total)
         self._fill_pods(snapshot)
 
