@@ -44,11 +44,11 @@ def split_lines(pod: str, container: str, data: bytes) -> list[LogLine]:
     """Complete lines (with timestamps) → LogLines. The caller keeps any partial tail."""
     out: list[LogLine] = []
     append = out.append
-    for raw in data.split(b"\n"):
-        text = raw.decode("utf-8", "replace")
+    parse = parse_timestamp
+    for text in data.decode("utf-8", "replace").split("\n"):
         stamp, sep, message = text.partition(" ")
         try:
-            ns = parse_timestamp(stamp) if sep or stamp else 0
+            ns = parse(stamp) if sep or stamp else 0
         except ValueError:
             ns, stamp, message = 0, "", text
         if message.endswith("\r"):

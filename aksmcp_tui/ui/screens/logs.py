@@ -6,6 +6,7 @@ only feeds them to the LogView and says what happened (pods joining/leaving, res
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 LogSource = Callable[["McpWorkload"], AsyncIterator["LogEvent"]]
 CAPACITIES = (10_000, 100_000, 1_000_000)
 TAIL_LINES = 500  # per container on open, like k9s' default tail
+BREATH_SECONDS = 1 / 30
 
 LOG_ACTIONS: tuple[UiAction, ...] = (
     UiAction("back", "escape,q", "esc/q", "Back", "Back", "Close the logs"),
@@ -142,10 +144,17 @@ class LogsScreen(Screen[None]):
         from aksmcp_tui.core.observe import LogBatch, LogNotice, PodJoined, PodLeft, StreamDropped, StreamResumed
 
         view = self.view
+        breath = time.monotonic()
         try:
             async for event in self._events():
                 if isinstance(event, LogBatch):
                     view.add_lines(event.lines)
+                    now = time.monotonic()
+                    if now - breath > BREATH_SECONDS:
+                        # Under a flood the stream never waits on the network: give the event loop a
+                        # moment per frame so the screen redraws and keys are handled.
+                        await asyncio.sleep(0.002)
+                        breath = time.monotonic()
                     continue
                 if isinstance(event, PodJoined):
                     self.pods.add(event.pod)
