@@ -94,10 +94,15 @@ async def run_screen(chunks: list[tuple[str, bytes]], total: int, capacity: int)
         await started.wait()
         view = screen.view
         full_at = None
+        samples: list[tuple[int, float]] = []  # (lines taken in, RSS) after the buffer is full
+        next_sample = capacity
         while view.ingested < total:
             await asyncio.sleep(0.01)
             if full_at is None and view.ingested >= capacity:
                 full_at = rss_mib()
+            if view.ingested >= next_sample:
+                samples.append((view.ingested, round(rss_mib(), 1)))
+                next_sample += max(capacity, total // 10)
         await pilot.pause()  # the last frame drawn
         elapsed = time.perf_counter() - figures["t0"]
         figures.update(
@@ -110,6 +115,7 @@ async def run_screen(chunks: list[tuple[str, bytes]], total: int, capacity: int)
             rss_buffer_full_mib=round(full_at or rss_mib(), 1),
             rss_end_mib=round(rss_mib(), 1),
             newest_line_shown=(view.row_line(view.row_count - 1) or None) is not None,
+            rss_samples_after_full=samples,
         )
     figures.pop("t0")
     figures["rss_before_mib"] = round(figures["rss_before_mib"], 1)
@@ -153,7 +159,7 @@ def main() -> None:
     textual_log = asyncio.run(run_textual_log(log_chunks, len(log_chunks) * CHUNK_LINES))
     result = {
         "benchmark": "logs",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_1m": os.getloadavg()[0]},
         "pods": args.pods,
         "capacity": args.capacity,
         "log_screen": screen,
@@ -178,6 +184,7 @@ def main() -> None:
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"saved {RESULTS.relative_to(ROOT)}")
 
 

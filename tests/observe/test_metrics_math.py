@@ -26,7 +26,8 @@ def test_parse_reads_tools_outcomes_buckets_and_process_metrics() -> None:
     assert scrape.tools["b"].total == 0 and scrape.tools["unknown"].total == 0
     assert scrape.in_flight == 0 and scrape.sessions == 0
     assert scrape.cpu_seconds is not None and scrape.rss_bytes and scrape.start_time
-    assert 'mcp_tool_calls_total{outcome="ok",tool="a"}' in scrape.counters
+    assert "mcp_fast_path_calls_total" in scrape.counters  # generic counters (tool series are read per tool)
+    assert "mcp_tool_calls_total" not in str(scrape.counters)
 
 
 def test_any_prometheus_server_is_read_generically() -> None:
@@ -44,6 +45,8 @@ def test_any_prometheus_server_is_read_generically() -> None:
     assert window.gauges["queue_depth"] == 7
     with pytest.raises(ValueError):
         parse_scrape("this is { not prometheus")
+    with pytest.raises(ValueError):
+        parse_scrape(text.replace("} 10", "} ten"))  # a known series with a broken value: parsed again, rejected
 
 
 def test_quantiles_interpolate_like_prometheus() -> None:
