@@ -187,3 +187,52 @@ async def test_metrics_screen_on_the_sandbox(
         assert "scrape error" in screen_text(app)
         with contextlib.suppress(Exception):
             await pilot.press("escape")
+
+
+async def test_fleet_table_shows_calls_of_forwarded_deployments(
+    kube: KubeContext, sandbox_session: ThreadedSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aksmcp_tui.core.forward import ForwardSpec
+    from aksmcp_tui.core.forward.control import ensure_forward, stop_daemon
+    from aksmcp_tui.ui.screens import main as main_module
+
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    monkeypatch.setattr(main_module, "TRAFFIC_SECONDS", 0.5)
+    ns = await new_namespace(kube)
+    for name in ("fwd-mcp", "other-mcp"):
+        server = server_deployment(name, tmp_path)
+        labels = {"app": name, "app.kubernetes.io/component": "mcp-server"}
+        server["metadata"]["labels"] = server["spec"]["template"]["metadata"]["labels"] = labels
+        await create(kube, ns, server)
+    kubeconfig = str(sandbox_session.kubeconfig_path)
+    app = make_app(kubeconfig=kubeconfig, context="aksmcp-sandbox", namespace=ns)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            main = app.screen
+            assert isinstance(main, MainScreen)
+            table = main.query_one(FleetTable)
+            await wait_for(
+                pilot, lambda: sum(w.ready for w in table.visible_workloads()) == 2, "both deployments ready", 90
+            )
+            assert "CALLS/S" not in screen_text(app)  # no forward yet: no traffic columns
+            status = await ensure_forward(ForwardSpec("aksmcp-sandbox", ns, "deploy/fwd-mcp", kubeconfig=kubeconfig))
+            key = (ns, "Deployment", "fwd-mcp")
+
+            async def calls_shown() -> bool:
+                async with Client(status.mcp_url) as client:
+                    await client.call_tool("system_info", {})
+                cells = table._traffic.get(key)
+                return cells is not None and float(cells[0]) > 0
+
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 40
+            while not await calls_shown():
+                assert loop.time() < deadline, "calls/s of the forwarded deployment never showed"
+                await pilot.pause(0.2)
+            header = "".join(segment.text for segment in table._header_strip())
+            assert "CALLS/S" in header and "ERR" in header
+            assert (ns, "Deployment", "other-mcp") not in table._traffic  # not forwarded: not scraped
+    finally:
+        await stop_daemon()
