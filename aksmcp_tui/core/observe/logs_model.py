@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -76,7 +76,6 @@ class LogOptions:
     container: str | None = None  # None: every container of every pod
     previous: bool = False
     read_timeout: float = 300.0  # silence after which a follow stream is resumed (catches dead links)
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 _SECOND_CACHE: dict[str, int] = {}

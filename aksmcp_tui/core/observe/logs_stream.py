@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -133,4 +134,4 @@ async def follow_container(
         backoff = min(backoff * 2, BACKOFF_MAX)
         if control.leaving:
             # the pod is going: one last read picks up its final lines (lossless), then stop
-            options = LogOptions(**{**options.__dict__, "follow": False})
+            options = dataclasses.replace(options, follow=False)
