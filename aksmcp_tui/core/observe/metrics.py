@@ -109,12 +109,9 @@ class MetricsWatcher:
         self.rounds = 0
         self._last: dict[str, _Seen] = {}
         self._query: dict[str, str] | None = None
-        self._http: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        """Nothing is held between rounds (kept for callers that manage a watcher's lifetime)."""
 
     async def running_pods(self) -> list[str]:
         if self._query is None:
@@ -128,10 +125,8 @@ class MetricsWatcher:
             names.append(str(meta.get("name")))
         return sorted(names)
 
-    async def scrape_text(self, pod: str) -> str:
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT))
-        async with self.opener(pod) as base_url, self._http.get(base_url.rstrip("/") + "/metrics") as response:
+    async def scrape_text(self, pod: str, http: aiohttp.ClientSession) -> str:
+        async with self.opener(pod) as base_url, http.get(base_url.rstrip("/") + "/metrics") as response:
             if response.status != 200:
                 raise ScrapeError(f"/metrics answered HTTP {response.status}")
             body = await response.content.read(MAX_BODY + 1)
@@ -139,9 +134,11 @@ class MetricsWatcher:
                 raise ScrapeError("/metrics is larger than 8 MiB")
             return body.decode("utf-8", "replace")
 
-    async def _scrape_pod(self, pod: str) -> tuple[str, PodScrape | None, float, str | None]:
+    async def _scrape_pod(
+        self, pod: str, http: aiohttp.ClientSession
+    ) -> tuple[str, PodScrape | None, float, str | None]:
         try:
-            text = await self.scrape_text(pod)
+            text = await self.scrape_text(pod, http)
             at = self.clock()
             return pod, parse_scrape(text), at, None
         except KubeProblem as problem:
@@ -161,7 +158,9 @@ class MetricsWatcher:
         except KubeProblem as problem:
             snapshot.problem = problem.message
             return snapshot
-        results = await asyncio.gather(*(self._scrape_pod(p) for p in pods))
+        # a session per round: nothing stays open between rounds, whoever stops the watcher and how
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT)) as http:
+            results = await asyncio.gather(*(self._scrape_pod(p, http) for p in pods))
         windows = []
         for pod, scrape, at, error in results:
             if scrape is None:
