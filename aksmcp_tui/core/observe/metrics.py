@@ -85,6 +85,7 @@ class MetricsSnapshot:
 class _Seen:
     scrape: PodScrape
     at: float
+    text: str = ""
 
 
 class MetricsWatcher:
@@ -108,6 +109,7 @@ class MetricsWatcher:
         self.clock = clock
         self.rounds = 0
         self._last: dict[str, _Seen] = {}
+        self._texts: dict[str, str] = {}  # this round's text per pod (kept with the scrape it gave)
         self._query: dict[str, str] | None = None
 
     async def close(self) -> None:
@@ -140,7 +142,12 @@ class MetricsWatcher:
         try:
             text = await self.scrape_text(pod, http)
             at = self.clock()
-            return pod, parse_scrape(text), at, None
+            seen = self._last.get(pod)
+            if seen is not None and seen.text == text:
+                return pod, seen.scrape, at, None  # an idle pod: same text, same numbers, no parse
+            scrape = parse_scrape(text)
+            self._texts[pod] = text
+            return pod, scrape, at, None
         except KubeProblem as problem:
             return pod, None, 0.0, problem.message
         except ScrapeError as error:
@@ -168,7 +175,7 @@ class MetricsWatcher:
                 continue
             seen = self._last.get(pod)
             window = pod_window(seen.scrape, scrape, at - seen.at) if seen is not None else None
-            self._last[pod] = _Seen(scrape, at)
+            self._last[pod] = _Seen(scrape, at, self._texts.pop(pod, seen.text if seen is not None else ""))
             snapshot.pods.append(PodMetrics(pod, window, None, scrape.known))
             if window is not None:
                 windows.append(window)

@@ -96,11 +96,15 @@ class RateWindow:
 
 
 def _bucket_increase(
-    previous: list[tuple[float, float]], current: list[tuple[float, float]], reset: bool
+    previous: list[tuple[float, float]], current: list[tuple[float, float]], restarted: bool
 ) -> list[tuple[float, float]]:
-    if reset or len(previous) != len(current):
-        return list(current)
-    return [(bound, max(0.0, count - old)) for (bound, count), (_, old) in zip(current, previous, strict=True)]
+    """Per-bucket increase; any bucket going down means the process restarted: the new counts are it."""
+    if restarted or len(previous) != len(current):
+        return current
+    grown = [count - old for (_, count), (_, old) in zip(current, previous, strict=True)]
+    if min(grown, default=0.0) < 0:
+        return current
+    return list(zip([bound for bound, _ in current], grown, strict=True))
 
 
 def pod_window(previous: PodScrape, current: PodScrape, seconds: float) -> RateWindow:
@@ -128,8 +132,7 @@ def pod_window(previous: PodScrape, current: PodScrape, seconds: float) -> RateW
                     errors += grown
         rates = ToolRates(name, calls * per_s, errors * per_s, calls, errors)
         if old is not None:
-            reset = restarted or any(c < o for (_, c), (_, o) in zip(tool.buckets, old.buckets, strict=False))
-            rates.bucket_increase = _bucket_increase(old.buckets, tool.buckets, reset)
+            rates.bucket_increase = _bucket_increase(old.buckets, tool.buckets, restarted)
         window.tools[name] = rates
     for series, value in current.counters.items():
         before = previous.counters.get(series)
