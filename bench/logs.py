@@ -178,6 +178,8 @@ def main() -> None:
         f"  RSS before {screen['rss_before_mib']} MiB, buffer full {screen['rss_buffer_full_mib']} MiB, "
         f"end {screen['rss_end_mib']} MiB"
     )
+    samples = ", ".join(f"{n:,}: {m}" for n, m in screen["rss_samples_after_full"])
+    print(f"  RSS while flooding after the buffer filled (lines: MiB): {samples}")
     print(
         f"Textual Log widget (write_lines per chunk): {textual_log['lines']:,} lines in "
         f"{textual_log['seconds']} s = {textual_log['lines_per_s']:,} lines/s"
