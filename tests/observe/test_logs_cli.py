@@ -88,6 +88,13 @@ async def test_logs_cli_prints_follows_greps_and_fails_clearly(
     code, out, err = await aksmcp("logs", "deploy/talk", *common, "-f", "--tail", "1", env=env, until="boom")
     assert code == 130 and "boom" in out and "plain start" not in out
 
+    code, out, err = await aksmcp("logs", f"pod/{pods[0]}", *common, "--timestamps", env=env)
+    assert (
+        code == 0
+        and out.count("plain start") == 1
+        and all(line.startswith(f"{pods[0]} app 20") for line in out.splitlines())
+    )
+
     code, _, err = await aksmcp("logs", "deploy/missing", *common, env=env)
     assert code == 1 and "not found" in err
     code, _, err = await aksmcp("logs", "svc/talk", *common, env=env)
