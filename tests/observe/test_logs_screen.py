@@ -201,3 +201,31 @@ def _workload() -> Any:
     from aksmcp_tui.core.mcp_rule import Health
 
     return McpWorkload("none", "ns", "flood", "Deployment", 1, 1, "img", None, Health.HEALTHY, "", "label")
+
+
+async def test_paused_view_keeps_its_lines_while_old_ones_drop() -> None:
+    from aksmcp_tui.ui.targets import ClusterTarget, TargetList
+
+    async def quiet(_: Any) -> AsyncIterator[LogEvent]:
+        await asyncio.Event().wait()
+        yield PodJoined("never", ())
+
+    app = AksmcpApp(TargetList((), None, None))
+    screen = LogsScreen(_workload(), ClusterTarget("none"), source=quiet, capacity=100)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(screen)
+        view = screen.view
+        view.add_lines(LogLine("p", "c", i, "", f"line {i}") for i in range(80))
+        view.flush()
+        await pilot.press("p")
+        view.scroll_to(y=50, animate=False, immediate=True)
+        await pilot.pause()
+        assert view.row_line(int(view.scroll_y)) == LogLine("p", "c", 50, "", "line 50")
+        view.add_lines(LogLine("p", "c", i, "", f"line {i}") for i in range(80, 130))  # 30 oldest drop
+        view.flush()
+        await pilot.pause()
+        assert view.buffer.dropped == 30 and view.unseen == 50
+        line = view.row_line(int(view.scroll_y))
+        assert line is not None and line.text == "line 50"  # the same line on top, now row 20
+        screen.query_one("#logs-status")
+        assert "dropped 30 oldest lines" in str(screen.query_one("#logs-status").render())

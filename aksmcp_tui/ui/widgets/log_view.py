@@ -11,6 +11,7 @@ one refresh per frame, not one per line.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -139,6 +140,9 @@ class LogView(ScrollView, can_focus=True):
             return
         self._pending = []
         buffer = self.buffer
+        # paused: the view stays on the lines it shows while the oldest ones fall out of the buffer
+        top = None if self.following else self.row_index(int(self.scroll_y))
+        hit = None if self.current_row is None else self.row_index(self.current_row)
         buffer.extend(pending)  # a frame bigger than the buffer keeps its newest lines (counted as dropped)
         start = buffer.end - len(pending)  # absolute index of pending[0]
         self.ingested += len(pending)
@@ -154,8 +158,12 @@ class LogView(ScrollView, can_focus=True):
             self._width = widest
         if not self.following:
             self.unseen += len(pending)
+        if hit is not None:
+            self.current_row = self.row_of(hit)
         self.frames += 1
         self._update_size()
+        if top is not None:
+            self.scroll_to(y=self.row_of(top) or 0, animate=False, immediate=True)
         self.post_message(self.Changed())
 
     # -- rows -------------------------------------------------------------------------------------
@@ -171,6 +179,15 @@ class LogView(ScrollView, can_focus=True):
             i = self._row0 + row
             return self._rows[i] if row >= 0 and i < len(self._rows) else None
         return self.buffer.first + row if 0 <= row < len(self.buffer) else None
+
+    def row_of(self, index: int) -> int | None:
+        """The row showing buffer index `index` (None once it left the buffer or the filter)."""
+        if index < self.buffer.first:
+            return None
+        if not self.filter.active:
+            return index - self.buffer.first if index < self.buffer.end else None
+        i = bisect_left(self._rows, index, self._row0)
+        return i - self._row0 if i < len(self._rows) and self._rows[i] == index else None
 
     def row_line(self, row: int) -> LogLine | None:
         index = self.row_index(row)
