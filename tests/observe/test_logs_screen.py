@@ -17,6 +17,7 @@ from aksmcp_tui.core.kube import KubeContext
 from aksmcp_tui.core.observe import LogBatch, LogEvent, LogLine, PodJoined
 from aksmcp_tui.sandbox.testing import ThreadedSandbox
 from aksmcp_tui.ui.app import AksmcpApp, make_app
+from aksmcp_tui.ui.screens.details import DetailsScreen
 from aksmcp_tui.ui.screens.logs import LogsScreen
 from aksmcp_tui.ui.screens.main import MainScreen
 from aksmcp_tui.ui.widgets.fleet_table import FleetTable
@@ -160,6 +161,16 @@ async def test_log_screen_on_the_sandbox(kube: KubeContext, sandbox_session: Thr
 
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "back to the fleet")
+
+        # the details screen opens the same screens
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), "the details screen")
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, LogsScreen), "logs from the details screen")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), "back to the details")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "MetricsScreen", "metrics from the details")
 
 
 async def flood(pods: int, lines: int, batch: int) -> AsyncIterator[LogEvent]:
