@@ -90,6 +90,33 @@ async def new_namespace(kube: KubeContext, prefix: str = "obs") -> str:
     return name
 
 
+def deployment_of(name: str, container: dict[str, Any], replicas: int, *, grace: int) -> dict[str, Any]:
+    """A Deployment of one container, selecting app=NAME."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [container], "terminationGracePeriodSeconds": grace},
+            },
+        },
+    }
+
+
+def mcp_listed(obj: dict[str, Any]) -> dict[str, Any]:
+    """The same Deployment with the label that makes the dashboard list it as an MCP server."""
+    name = obj["metadata"]["name"]
+    labels = {"app": name, "app.kubernetes.io/component": "mcp-server"}
+    obj["metadata"]["labels"] = labels
+    obj["spec"]["template"]["metadata"]["labels"] = labels
+    return obj
+
+
 def python_deployment(name: str, code: str, *, replicas: int = 1, env: dict[str, str] | None = None) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": "app",
@@ -97,19 +124,7 @@ def python_deployment(name: str, code: str, *, replicas: int = 1, env: dict[str,
         "command": [sys.executable, "-u", "-c", code],
         "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [container], "terminationGracePeriodSeconds": 2},
-            },
-        },
-    }
+    return deployment_of(name, container, replicas, grace=2)
 
 
 async def create(kube: KubeContext, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -168,19 +183,7 @@ def server_deployment(name: str, workspace: Path, *, replicas: int = 1) -> dict[
         "env": [{"name": k, "value": v} for k, v in env.items()],
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8080}, "periodSeconds": 1},
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [container], "terminationGracePeriodSeconds": 3},
-            },
-        },
-    }
+    return deployment_of(name, container, replicas, grace=3)
 
 
 SANDBOX_PORT_ANNOTATION = "sandbox.aksmcp.dev/port-"

@@ -21,7 +21,7 @@ from aksmcp_tui.ui.screens.details import DetailsScreen
 from aksmcp_tui.ui.screens.logs import LogsScreen
 from aksmcp_tui.ui.screens.main import MainScreen
 from aksmcp_tui.ui.widgets.fleet_table import FleetTable
-from tests.observe.support import create, new_namespace, python_deployment
+from tests.observe.support import create, mcp_listed, new_namespace, python_deployment
 from tests.ui.support import screen_text, wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -39,21 +39,8 @@ while True:
 """
 
 
-@pytest.fixture(autouse=True)
-def _quiet_ui(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
-    monkeypatch.setenv("TEXTUAL_THEME", "textual-dark")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
 def mcp_deployment(name: str, code: str, replicas: int) -> dict[str, Any]:
-    obj = python_deployment(name, code, replicas=replicas)
-    labels = {"app": name, "app.kubernetes.io/component": "mcp-server"}
-    obj["metadata"]["labels"] = labels
-    obj["spec"]["template"]["metadata"]["labels"] = labels
-    return obj
+    return mcp_listed(python_deployment(name, code, replicas=replicas))
 
 
 def logs_screen(app: AksmcpApp) -> LogsScreen:

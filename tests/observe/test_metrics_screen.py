@@ -27,7 +27,14 @@ from aksmcp_tui.ui.screens.main import MainScreen
 from aksmcp_tui.ui.screens.metrics import MetricsScreen
 from aksmcp_tui.ui.targets import ClusterTarget, TargetList
 from aksmcp_tui.ui.widgets.fleet_table import FleetTable
-from tests.observe.support import create, new_namespace, pod_url, python_deployment, server_deployment
+from tests.observe.support import (
+    create,
+    mcp_listed,
+    new_namespace,
+    pod_url,
+    python_deployment,
+    server_deployment,
+)
 from tests.ui.support import screen_text, wait_for
 
 pytestmark = pytest.mark.timeout(150)
@@ -38,14 +45,6 @@ PROCESS = (
     "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}\n"
     "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds 1796000000\n"
 )
-
-
-@pytest.fixture(autouse=True)
-def _quiet_ui(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
-    monkeypatch.setenv("TEXTUAL_THEME", "textual-dark")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 def exposition(step: int, pod: int) -> str:
@@ -130,19 +129,10 @@ async def test_metrics_screen_on_the_sandbox(
     kube: KubeContext, sandbox_session: ThreadedSandbox, tmp_path: Path
 ) -> None:
     ns = await new_namespace(kube)
-    server = server_deployment("tools-mcp", tmp_path)
-    server["metadata"]["labels"] = server["spec"]["template"]["metadata"]["labels"] = {
-        "app": "tools-mcp",
-        "app.kubernetes.io/component": "mcp-server",
-    }
-    await create(kube, ns, server)
+    await create(kube, ns, mcp_listed(server_deployment("tools-mcp", tmp_path)))
     silent = python_deployment("silent-mcp", "import time\nwhile True: time.sleep(1)")
     silent["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"name": "mcp", "containerPort": 8080}]
-    silent["metadata"]["labels"] = silent["spec"]["template"]["metadata"]["labels"] = {
-        "app": "silent-mcp",
-        "app.kubernetes.io/component": "mcp-server",
-    }
-    await create(kube, ns, silent)
+    await create(kube, ns, mcp_listed(silent))
     app = make_app(kubeconfig=str(sandbox_session.kubeconfig_path), context="aksmcp-sandbox", namespace=ns)
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
@@ -202,10 +192,7 @@ async def test_fleet_table_shows_calls_of_forwarded_deployments(
     monkeypatch.setattr(main_module, "TRAFFIC_SECONDS", 0.5)
     ns = await new_namespace(kube)
     for name in ("fwd-mcp", "other-mcp"):
-        server = server_deployment(name, tmp_path)
-        labels = {"app": name, "app.kubernetes.io/component": "mcp-server"}
-        server["metadata"]["labels"] = server["spec"]["template"]["metadata"]["labels"] = labels
-        await create(kube, ns, server)
+        await create(kube, ns, mcp_listed(server_deployment(name, tmp_path)))
     kubeconfig = str(sandbox_session.kubeconfig_path)
     app = make_app(kubeconfig=kubeconfig, context="aksmcp-sandbox", namespace=ns)
     try:
