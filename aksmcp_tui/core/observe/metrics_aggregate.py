@@ -125,13 +125,15 @@ def pod_window(previous: PodScrape, current: PodScrape, seconds: float) -> RateW
         old = previous.tools.get(name)
         calls = errors = 0.0
         if old is not None:  # first sight of a tool: no window yet
+            old_calls = old.calls
             for outcome, value in tool.calls.items():
-                grown = value if restarted else increase(old.calls.get(outcome, 0.0), value)
+                before = old_calls.get(outcome, 0.0)
+                grown = value if restarted or value < before else value - before
                 calls += grown
                 if outcome in ERROR_OUTCOMES:
                     errors += grown
         rates = ToolRates(name, calls * per_s, errors * per_s, calls, errors)
-        if old is not None:
+        if old is not None and (calls or restarted):  # no call in the window: no observation either
             rates.bucket_increase = _bucket_increase(old.buckets, tool.buckets, restarted)
         window.tools[name] = rates
     for series, value in current.counters.items():
@@ -144,6 +146,8 @@ def pod_window(previous: PodScrape, current: PodScrape, seconds: float) -> RateW
 def sum_windows(windows: list[RateWindow]) -> RateWindow:
     """The deployment as a whole: rates and bucket increases add up; so do sessions, CPU, memory."""
     total = RateWindow(seconds=max((w.seconds for w in windows), default=0.0))
+    counts: dict[str, list[float]] = {}  # per tool, summed bucket increases (pairs are built once, below)
+    bounds: dict[str, list[float]] = {}
     for window in windows:
         for name, rates in window.tools.items():
             into = total.tools.get(name)
@@ -153,13 +157,15 @@ def sum_windows(windows: list[RateWindow]) -> RateWindow:
             into.errors_per_s += rates.errors_per_s
             into.calls += rates.calls
             into.errors += rates.errors
-            if not into.bucket_increase:
-                into.bucket_increase = list(rates.bucket_increase)
-            elif len(into.bucket_increase) == len(rates.bucket_increase):
-                into.bucket_increase = [
-                    (bound, count + other)
-                    for (bound, count), (_, other) in zip(into.bucket_increase, rates.bucket_increase, strict=True)
-                ]
+            increase_ = rates.bucket_increase
+            if not increase_:
+                continue
+            summed = counts.get(name)
+            if summed is None:
+                bounds[name] = [bound for bound, _ in increase_]
+                counts[name] = [count for _, count in increase_]
+            elif len(summed) == len(increase_):
+                counts[name] = [a + b for a, (_, b) in zip(summed, increase_, strict=True)]
         for attr in ("sessions", "in_flight", "cpu_cores", "rss_bytes"):
             value = getattr(window, attr)
             if value is not None:
@@ -168,4 +174,6 @@ def sum_windows(windows: list[RateWindow]) -> RateWindow:
             total.counter_rates[series] = total.counter_rates.get(series, 0.0) + rate
         for series, value in window.gauges.items():
             total.gauges[series] = total.gauges.get(series, 0.0) + value
+    for name, summed in counts.items():
+        total.tools[name].bucket_increase = list(zip(bounds[name], summed, strict=True))
     return total
