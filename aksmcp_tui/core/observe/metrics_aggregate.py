@@ -127,8 +127,8 @@ def pod_window(previous: PodScrape, current: PodScrape, seconds: float) -> RateW
         if old is not None:  # first sight of a tool: no window yet
             old_calls = old.calls
             for outcome, value in tool.calls.items():
-                before = old_calls.get(outcome, 0.0)
-                grown = value if restarted or value < before else value - before
+                prior = old_calls.get(outcome, 0.0)
+                grown = value if restarted or value < prior else value - prior
                 calls += grown
                 if outcome in ERROR_OUTCOMES:
                     errors += grown
