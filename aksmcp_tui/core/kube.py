@@ -533,6 +533,24 @@ class KubeContext:
         finally:
             raw.release()
 
+    async def stream(
+        self, path: str, *, query: Mapping[str, Any] | None = None, read_timeout: float | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """A streamed GET (pods/log?follow=true): raw chunks as they arrive. `read_timeout` bounds the
+        silence between chunks, so a connection that died without a FIN ends as KubeProblem("timeout")
+        instead of hanging; a dropped connection raises KubeProblem("unreachable")."""
+        client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=DEFAULT_TIMEOUT, sock_read=read_timeout)
+        raw = await self._send("GET", path, query, None, None, client_timeout)
+        try:
+            async for chunk in raw.content.iter_any():
+                yield chunk
+        except KubeProblem:
+            raise
+        except Exception as exc:
+            raise problem_from_exception(exc, server=self.server, context=self.name) from None
+        finally:
+            raw.close()
+
     async def watch(
         self, path: str, *, query: Mapping[str, Any] | None = None, timeout_seconds: int = WATCH_TIMEOUT_SECONDS
     ) -> AsyncGenerator[dict[str, Any], None]:

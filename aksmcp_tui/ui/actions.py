@@ -38,7 +38,8 @@ MAIN_ACTIONS: tuple[UiAction, ...] = (
     UiAction("filter", "slash", "/", "Filter", "Filter deployments", "Filter as you type; esc clears", priority=True),
     UiAction("retry", "r", "r", "Refresh", "Refresh / retry", "Reconnect and list again"),
     UiAction("focus_clusters", "t", "t", "Clusters", "Focus cluster tree", "Move the focus to the cluster tree"),
-    UiAction("later('Logs')", "l", "l", "Logs", "Logs", f"Follow the pods' logs ({LATER})", later=True),
+    UiAction("open_logs", "l", "l", "Logs", "Logs", "Follow the logs of every pod, merged"),
+    UiAction("open_metrics", "m", "m", "Metrics", "Metrics", "Per-tool calls/s, errors and latency"),
     UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
     UiAction("open_console", "c", "c", "Console", "MCP console", "Call tools, read resources, see the traffic"),
     UiAction("later('Deploy')", "d", "d", "Deploy", "Deploy", f"Build and deploy an MCP server ({LATER})", later=True),
@@ -52,7 +53,8 @@ MAIN_ACTIONS: tuple[UiAction, ...] = (
 DETAILS_ACTIONS: tuple[UiAction, ...] = (
     UiAction("back", "escape,q", "esc/q", "Back", "Back to the fleet", "Return to the deployments table"),
     UiAction("refresh", "r", "r", "Refresh", "Refresh details", "Load the details again"),
-    UiAction("later('Logs')", "l", "l", "Logs", "Logs", f"Follow the pods' logs ({LATER})", later=True),
+    UiAction("open_logs", "l", "l", "Logs", "Logs", "Follow the logs of every pod, merged"),
+    UiAction("open_metrics", "m", "m", "Metrics", "Metrics", "Per-tool calls/s, errors and latency"),
     UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
     UiAction("open_console", "c", "c", "Console", "MCP console", "Call tools, read resources, see the traffic"),
     # Not in the footer (it is full at 80 columns); listed by `?` and the palette.

@@ -10,6 +10,7 @@ from mcp.server.request_state import RequestStateSecurity
 
 from . import __version__
 from .config import Settings
+from .logs import CallFieldsMiddleware
 from .metrics import Metrics, ToolMetricsMiddleware
 from .tools import build_tools
 
@@ -33,5 +34,6 @@ def build_mcp_server(settings: Settings) -> tuple[MCPServer[Any], Metrics, list[
         tools=tools,
     )
     metrics = Metrics(tool.name for tool in tools)
+    server.middleware.append(CallFieldsMiddleware())  # first: the metrics middleware's lines carry the call
     server.middleware.append(ToolMetricsMiddleware(metrics))
     return server, metrics, tools

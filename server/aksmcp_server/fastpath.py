@@ -46,6 +46,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSI
 from pydantic import ValidationError
 from starlette.types import Send
 
+from .logs import note_call
 from .metrics import Metrics
 from .security import origin_allowed
 
@@ -251,6 +252,7 @@ class ToolCallFastPath:
             return False
 
         self.metrics.record_fast_path_call()
+        note_call(request_id, name)  # the access line and any log line of the call carry them
         await self._call(tool, arguments, request_id, version, modern, send)
         return True
 

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+from typing import Any
 
 import anyio
 from mcp.server.auth.middleware.auth_context import auth_context_var
@@ -21,7 +22,15 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .auth import Authenticator, AuthFailure, challenge
 from .fastpath import ToolCallFastPath
-from .logs import ACCESS_FLUSH_SECONDS, flush_access_log, request_id_var, write_access_line
+from .logs import (
+    ACCESS_FLUSH_SECONDS,
+    CORRELATION_HEADER,
+    call_fields_var,
+    correlation_id,
+    flush_access_log,
+    request_id_var,
+    write_access_line,
+)
 from .metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
 from .security import origin_allowed
 
@@ -136,6 +145,12 @@ class AksmcpApp:
         supplied = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = supplied if supplied and _REQUEST_ID_RE.match(supplied) else self._next_request_id()
         rid_token = request_id_var.set(request_id)
+        # filled in by the fast path / CallFieldsMiddleware with the JSON-RPC id and tool name
+        call: dict[str, Any] = {}
+        supplied_correlation = correlation_id(headers.get(CORRELATION_HEADER, b"").decode("latin-1"))
+        if supplied_correlation is not None:
+            call["correlation_id"] = supplied_correlation
+        call_token = call_fields_var.set(call)
         http_method: str = scope["method"]
         status = 0
         metrics = self.metrics
@@ -203,8 +218,10 @@ class AksmcpApp:
                         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                         "mcp_method": headers.get(b"mcp-method", b"").decode("latin-1")[:64] or None,
                         "client": (scope.get("client") or ("", 0))[0],
+                        **call,
                     }
                 )
+            call_fields_var.reset(call_token)
             request_id_var.reset(rid_token)
 
     def _next_request_id(self) -> str:

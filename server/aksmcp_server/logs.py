@@ -1,8 +1,13 @@
-"""JSON-lines logging with a per-request id.
+"""JSON-lines logging with a per-request id, joined to the MCP call it served.
 
 Logs go to stdout for HTTP (what `kubectl logs` collects) and to stderr for stdio, where stdout is the
 protocol. The request id lives in a context variable so SDK log lines emitted while serving a request
 carry it too. Tracebacks are logged server-side only; they never reach a client.
+
+Each line of a request also carries the MCP call it belongs to (`rpc_id`: the JSON-RPC id, `tool`, and
+`correlation_id`: the caller's own id, from the `X-Aksmcp-Correlation-Id` header or
+`params._meta["io.aksmcp/correlation-id"]`), so `aksmcp logs` and the console can show the lines one
+call caused, across replicas.
 """
 
 from __future__ import annotations
@@ -10,11 +15,67 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any, TextIO
 
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("aksmcp_request_id", default=None)
+# The MCP call being served: {"rpc_id", "tool", "correlation_id"} (whichever are known). The HTTP layer
+# sets a fresh dict per request (its access line reads it back); the SDK middleware and the fast path
+# fill it in, and the middleware sets a copy for the call so every line logged during it carries them.
+call_fields_var: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "aksmcp_call_fields", default=None
+)
+CORRELATION_HEADER = b"x-aksmcp-correlation-id"
+CORRELATION_META_KEY = "io.aksmcp/correlation-id"
+_CORRELATION_RE = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")  # client input: bounded, no log injection
+
+
+def correlation_id(value: Any) -> str | None:
+    """A client-supplied correlation id, if it is a sane one (else ignored, never logged)."""
+    return value if isinstance(value, str) and _CORRELATION_RE.match(value) else None
+
+
+def note_call(rpc_id: Any = None, tool: Any = None, correlation: Any = None) -> dict[str, Any]:
+    """Record what is known of the current call in the request's fields; returns the new fields."""
+    new: dict[str, Any] = {}
+    if isinstance(rpc_id, int | str) and not isinstance(rpc_id, bool):
+        new["rpc_id"] = rpc_id if isinstance(rpc_id, int) else rpc_id[:128]
+    if isinstance(tool, str) and tool:
+        new["tool"] = tool[:128]
+    checked = correlation_id(correlation)
+    if checked is not None:
+        new["correlation_id"] = checked
+    fields = call_fields_var.get()
+    if fields is not None and new:
+        fields.update(new)
+    return new
+
+
+class CallFieldsMiddleware:
+    """SDK server middleware (outermost): every request's log lines carry its JSON-RPC id, tool name and
+    the caller's correlation id from `_meta`."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        params = ctx.params if isinstance(ctx.params, Mapping) else {}
+        meta = params.get("_meta")
+        new = note_call(
+            ctx.request_id,
+            params.get("name") if ctx.method == "tools/call" else None,
+            meta.get(CORRELATION_META_KEY) if isinstance(meta, Mapping) else None,
+        )
+        if not new:
+            return await call_next(ctx)
+        token = call_fields_var.set({**(call_fields_var.get() or {}), **new})
+        try:
+            return await call_next(ctx)
+        finally:
+            call_fields_var.reset(token)
+
 
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -30,6 +91,9 @@ class JsonLinesFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id is not None:
             entry["request_id"] = request_id
+        call = call_fields_var.get()
+        if call:
+            entry.update(call)
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_") and key != "color_message":
                 entry[key] = value

@@ -14,7 +14,7 @@ from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -132,6 +132,10 @@ class Metrics:
         self.tool_names = frozenset(tool_names)
         self._counts = _LoopCounters(self.tool_names)
         self.registry.register(self._counts)
+        # process_cpu_seconds_total, process_resident_memory_bytes, process_start_time_seconds: the
+        # standard names any Prometheus client exposes, so dashboards (aksmcp metrics) show CPU and memory
+        # and see a restart. Read from /proc at scrape time only; absent where /proc is missing.
+        ProcessCollector(registry=self.registry)
         self.in_flight = Gauge(
             "mcp_http_requests_in_flight", "MCP HTTP requests being served now.", registry=self.registry
         )

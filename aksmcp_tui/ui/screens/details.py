@@ -168,6 +168,16 @@ class DetailsScreen(Screen[None]):
 
         open_connect(self, self.workload, self.target)
 
+    def action_open_logs(self) -> None:
+        from aksmcp_tui.ui.screens.logs import LogsScreen
+
+        self.app.push_screen(LogsScreen(self.workload, self.target))
+
+    def action_open_metrics(self) -> None:
+        from aksmcp_tui.ui.screens.metrics import MetricsScreen
+
+        self.app.push_screen(MetricsScreen(self.workload, self.target))
+
     def action_later(self, what: str) -> None:
         self.notify(f"{what} {LATER}.", title=what)
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from aksmcp_tui.core.kube import KubeProblem
     from aksmcp_tui.ui.app import AksmcpApp
 
+TRAFFIC_SECONDS = 5.0
 FLUSH_DELAY = 0.05  # watch events arriving within this window are applied with one repaint
 
 
@@ -80,6 +81,7 @@ class MainScreen(Screen[None]):
         self.query_one("#command", Input).display = False
         table = self.query_one(FleetTable)
         table.set_interval(5.0, table.refresh)  # ages move on
+        self.set_interval(TRAFFIC_SECONDS, self._traffic_tick)  # calls/s of forwarded deployments
         table.focus()
         if self.target is None:
             table.clear("No cluster chosen. Pick a context on the left, or run aksmcp --sandbox.")
@@ -334,6 +336,10 @@ class MainScreen(Screen[None]):
             self.action_help()
         elif jump.kind == "quit":
             self.action_quit_app()
+        elif jump.word in ("logs", "log"):
+            self.action_open_logs()
+        elif jump.word == "metrics":
+            self.action_open_metrics()
         else:
             self.action_later(jump.word.capitalize())
 
@@ -353,6 +359,53 @@ class MainScreen(Screen[None]):
         from aksmcp_tui.ui.screens.console import console_for_workload
 
         self.app.push_screen(console_for_workload(self.target, workload))
+
+    def action_open_logs(self) -> None:
+        from aksmcp_tui.ui.screens.logs import LogsScreen
+
+        workload = self.query_one(FleetTable).selected
+        if workload is None or self.target is None:
+            self.notify("No deployment selected", severity="warning")
+        else:
+            self.app.push_screen(LogsScreen(workload, self.target))
+
+    def action_open_metrics(self) -> None:
+        from aksmcp_tui.ui.screens.metrics import MetricsScreen
+
+        workload = self.query_one(FleetTable).selected
+        if workload is None or self.target is None:
+            self.notify("No deployment selected", severity="warning")
+        else:
+            self.app.push_screen(MetricsScreen(workload, self.target))
+
+    @work(group="traffic", exit_on_error=False, description="scraping forwarded deployments")
+    async def _traffic_tick(self) -> None:
+        """calls/s and errors for deployments with a managed forward (issue 10): a nicety, never an error."""
+        from aksmcp_tui.core.observe.traffic import ForwardedTraffic
+
+        target = self.target
+        if target is None or getattr(self, "_traffic_busy", False):
+            return
+        self._traffic_busy = True
+        try:
+            kube = await self.dash.kube_pool.get(target)
+            traffic: ForwardedTraffic | None = getattr(self, "_traffic", None)
+            if traffic is None or traffic.kube is not kube:
+                if traffic is not None:
+                    await traffic.close()
+                traffic = self._traffic = ForwardedTraffic(kube, target.context)
+            found = await traffic.round()
+        except Exception:
+            return
+        finally:
+            self._traffic_busy = False
+        if target is self.target:
+            self.query_one(FleetTable).set_traffic({(ns, "Deployment", name): v for (ns, name), v in found.items()})
+
+    async def on_unmount(self) -> None:
+        traffic = getattr(self, "_traffic", None)
+        if traffic is not None:
+            await traffic.close()
 
     def _typing_elsewhere(self) -> None:
         """ ":" and "/" are priority bindings: inside a text field they are just characters."""

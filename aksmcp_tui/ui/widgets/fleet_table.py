@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 WorkloadKey = tuple[str, str, str]
 
 COLUMNS: tuple[str, ...] = ("NAME", "NAMESPACE", "READY", "IMAGE", "AGE", "HEALTH", "FORWARD")
+# shown once any deployment has a managed forward (its /metrics scraped: core.observe.traffic)
+TRAFFIC_COLUMNS: tuple[str, ...] = ("CALLS/S", "ERR")
 _AGE_WIDTH = 7
 _IMAGE_MAX = 56
 _GAP = 2
@@ -136,6 +138,7 @@ class FleetTable(ScrollView, can_focus=True):
         self._cursor = 0
         self._widths: list[int] = [len(title) for title in COLUMNS]
         self._empty_message = "Loading…"
+        self._traffic: dict[WorkloadKey, tuple[str, str]] = {}
 
     # ------------------------------------------------------------------ data
     @property
@@ -205,11 +208,28 @@ class FleetTable(ScrollView, can_focus=True):
             return True
         return False
 
+    def set_traffic(self, traffic: dict[WorkloadKey, tuple[float, float | None]]) -> None:
+        """calls/s and error ratio per forwarded workload; an empty dict hides the two columns."""
+        self._traffic = {
+            key: (f"{calls:.1f}", "—" if ratio is None else f"{ratio * 100:.0f}%")
+            for key, (calls, ratio) in traffic.items()
+        }
+        self._rebuild()
+
+    @property
+    def _columns(self) -> tuple[str, ...]:
+        return COLUMNS + TRAFFIC_COLUMNS if self._traffic else COLUMNS
+
+    def _cells(self, key: WorkloadKey, row: _Row) -> tuple[str, ...]:
+        if not self._traffic:
+            return row.cells
+        return row.cells + self._traffic.get(key, ("—", "—"))
+
     def _rebuild(self) -> None:
         self._order = sorted(self._rows, key=lambda k: (k[0], k[2], k[1]))
-        widths = [len(title) for title in COLUMNS]
-        for row in self._rows.values():
-            for index, cell in enumerate(row.cells):
+        widths = [len(title) for title in self._columns]
+        for key, row in self._rows.items():
+            for index, cell in enumerate(self._cells(key, row)):
                 length = cell_len(cell)
                 if length > widths[index]:
                     widths[index] = length
@@ -264,11 +284,14 @@ class FleetTable(ScrollView, can_focus=True):
 
     def _header_strip(self) -> Strip:
         style = self.rich_style + self.get_component_rich_style("fleet-table--header")
-        text = " " + "".join(title.ljust(width + _GAP) for title, width in zip(COLUMNS, self._widths, strict=True))
+        columns = self._columns
+        text = " " + "".join(title.ljust(width + _GAP) for title, width in zip(columns, self._widths, strict=True))
         return Strip([Segment(text.ljust(self._line_width), style)])
 
     def _row_strip(self, index: int) -> Strip:
-        row = self._rows[self._visible[index]]
+        key = self._visible[index]
+        row = self._rows[key]
+        cells = self._cells(key, row)
         base = self.rich_style
         if index == self._cursor:
             cursor_class = "fleet-table--cursor" if self.has_focus else "fleet-table--cursor-blurred"
@@ -282,7 +305,7 @@ class FleetTable(ScrollView, can_focus=True):
         segments = [Segment(" ", line_style)]
         age = format_age(row.workload.created, self._clock())
         for column, width in enumerate(self._widths):
-            cell = age if column == 4 else row.cells[column]
+            cell = age if column == 4 else cells[column]
             padded = cell + " " * (width - cell_len(cell) + _GAP)
             segments.append(Segment(padded, health_style if column == 5 else line_style))
         return Strip(segments)
