@@ -408,8 +408,9 @@ def _apply_patch(
         target = {"kind": patch.get("kind"), "name": re.escape(str(metadata.get("name") or ""))}
         group, _, version = str(patch.get("apiVersion") or "").rpartition("/")
         target = {**target, "group": group, "version": version}
-        if metadata.get("namespace"):
-            target["namespace"] = re.escape(str(metadata["namespace"]))
+        # As kustomize's ResId: a patch without a namespace means the default namespace (or none).
+        namespace = str(metadata.get("namespace") or "")
+        target["namespace"] = re.escape(namespace) if namespace not in ("", "default") else "|default"
         if not metadata.get("name") or not patch.get("kind"):
             raise ManifestError(f"{kfile}: a strategic-merge patch without a target needs kind and metadata.name")
     unknown = set(target) - {"group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"}
@@ -557,6 +558,8 @@ def default_manifests_dir() -> Path:
 # What manifests/base calls the server; a deployment replaces these with its own names.
 BASE_APP_NAME = "aksmcp-server"
 BASE_KEY_SECRET = "aksmcp-server-api-key"
+# The Secret with a bridge project's server environment (tokens, URLs): <name>-env once deployed.
+BASE_ENV_SECRET = "aksmcp-server-env"
 _APP_LABEL = "app.kubernetes.io/name"
 _NAME_REFERENCE_KEYS = ("name", "serviceAccountName", "secretName", "claimName")
 
@@ -629,7 +632,12 @@ def apply_parameters(objects: list[dict[str, Any]], params: DeployParameters) ->
         raise ManifestError(f"the manifests have no Deployment {BASE_APP_NAME!r} to deploy")
     old_name = str(target["metadata"]["name"])
     old_ns = str(target["metadata"].get("namespace") or "")
-    renames = {old_name: params.name, BASE_APP_NAME: params.name, BASE_KEY_SECRET: params.secret_name}
+    renames = {
+        old_name: params.name,
+        BASE_APP_NAME: params.name,
+        BASE_KEY_SECRET: params.secret_name,
+        BASE_ENV_SECRET: f"{params.name}-env",
+    }
     result: list[dict[str, Any]] = []
     for original in objects:
         obj = _rename_references(copy.deepcopy(original), renames)
