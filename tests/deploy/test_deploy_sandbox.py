@@ -200,3 +200,56 @@ def test_bad_input_is_refused_with_a_clear_message(
     err = capsys.readouterr().err
     assert "cannot reach the cluster" in err and "nothing was applied to the cluster" in err
     assert main(["deploy", str(project), "--image", REFERENCE_IMAGE, "--tag", "x"]) == 2
+
+
+def test_unschedulable_pod_says_why_and_what_to_change(
+    deploy_sandbox: ThreadedSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path, "greedy", "deploy-sched")
+    add_patch(
+        project,
+        "greedy-size.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: aksmcp-server, namespace: mcp-system}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n        - name: server\n          resources:\n"
+        "            requests: {memory: 512Gi}\n            limits: {memory: 512Gi}\n",
+    )
+    assert deploy(deploy_sandbox, project, "--image", REFERENCE_IMAGE, "--replicas", "1") == 1
+    err = capsys.readouterr().err
+    assert "cannot be scheduled: 0/1 nodes are available: 1 Insufficient memory." in err, err
+    assert "lower the CPU/memory requests" in err
+    pod = kubectl(deploy_sandbox, "-n", "deploy-sched", "get", "pods")["items"][0]
+    assert pod["status"]["phase"] == "Pending" and "nodeName" not in pod["spec"]
+
+
+def test_quota_denial_is_diagnosed(
+    deploy_sandbox: ThreadedSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path, "capped", "deploy-quota")
+    assert deploy(deploy_sandbox, project, "--image", REFERENCE_IMAGE, "--replicas", "1", "--no-smoke-test") == 0
+    quota = tmp_path / "quota.yaml"
+    quota.write_text("apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: two-pods}\nspec: {hard: {pods: '1'}}\n")
+    kubectl(deploy_sandbox, "-n", "deploy-quota", "apply", "-f", str(quota))
+    capsys.readouterr()
+    assert deploy(deploy_sandbox, project, "--image", REFERENCE_IMAGE, "--replicas", "2", "--no-smoke-test") == 1
+    err = capsys.readouterr().err
+    assert "the namespace's ResourceQuota is exhausted" in err, err
+    assert "exceeded quota: two-pods, requested: pods=1, used: pods=1, limited: pods=1" in err
+
+
+def test_a_patch_that_breaks_the_restricted_standard_is_refused_before_apply(
+    deploy_sandbox: ThreadedSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path, "rooty", "deploy-pss")
+    add_patch(
+        project,
+        "rooty-root.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: aksmcp-server, namespace: mcp-system}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n        - name: server\n          securityContext:\n"
+        "            privileged: true\n            allowPrivilegeEscalation: true\n",
+    )
+    assert deploy(deploy_sandbox, project, "--image", REFERENCE_IMAGE) == 1
+    err = capsys.readouterr().err
+    assert "break the restricted Pod Security Standard: Deployment rooty: server: privileged" in err, err
+    assert "nothing was applied to the cluster" in err
+    namespaces = [n["metadata"]["name"] for n in kubectl(deploy_sandbox, "get", "namespaces")["items"]]
+    assert "deploy-pss" not in namespaces
