@@ -253,3 +253,26 @@ def test_a_patch_that_breaks_the_restricted_standard_is_refused_before_apply(
     assert "nothing was applied to the cluster" in err
     namespaces = [n["metadata"]["name"] for n in kubectl(deploy_sandbox, "get", "namespaces")["items"]]
     assert "deploy-pss" not in namespaces
+
+
+async def test_a_declined_confirmation_applies_nothing(deploy_sandbox: ThreadedSandbox, tmp_path: Path) -> None:
+    from aksmcp_tui.core.deploy.events import Finished
+    from aksmcp_tui.core.deploy.flow import DeployFlow, DeployOptions
+
+    project = make_project(tmp_path, "asked", "deploy-asked")
+    questions: list[str] = []
+
+    async def decline(question: str) -> bool:
+        questions.append(question)
+        return False
+
+    options = DeployOptions(
+        path=project, kubeconfig=str(deploy_sandbox.kubeconfig_path), image=REFERENCE_IMAGE, confirm=decline
+    )
+    events = [event async for event in DeployFlow(options).run()]
+    assert questions == [
+        f"apply 7 objects of asked ({REFERENCE_IMAGE}) to context aksmcp-sandbox, namespace deploy-asked?"
+    ]
+    finished = events[-1]
+    assert isinstance(finished, Finished) and not finished.ok
+    assert finished.leftovers == ("nothing was applied to the cluster",)
