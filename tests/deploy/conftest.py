@@ -143,16 +143,18 @@ def python_base_image(docker_engine: object) -> str:
     return match.group(1)
 
 
-def offline_wheels(project: Path) -> None:
-    """wheels/ for the project and its dependencies, so the image build needs no network (the
-    Dockerfile installs from wheels/ when present); the Dockerfile itself is never edited."""
+def offline_wheels(project: Path, *extra: str) -> None:
+    """wheels/ for the project (and `extra` requirements, e.g. a bridged PyPI package) with their
+    dependencies, so the image build needs no network (the Dockerfile installs from wheels/ when
+    present); the Dockerfile itself is never edited."""
     import subprocess
     import sys
 
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", str(project), "--wheel-dir", str(project / "wheels")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    for target in (str(project), *extra):
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", target, "--wheel-dir", str(project / "wheels")],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]

@@ -276,3 +276,30 @@ async def test_a_declined_confirmation_applies_nothing(deploy_sandbox: ThreadedS
     finished = events[-1]
     assert isinstance(finished, Finished) and not finished.ok
     assert finished.leftovers == ("nothing was applied to the cluster",)
+
+
+def test_ctrl_c_says_what_was_applied_and_how_to_clean_it(deploy_sandbox: ThreadedSandbox, tmp_path: Path) -> None:
+    import signal
+    import sys
+
+    project = make_project(tmp_path, "interrupted", "deploy-sigint")
+    add_patch(
+        project,
+        "interrupted-probe.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: aksmcp-server, namespace: mcp-system}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n        - name: server\n          readinessProbe:\n"
+        "            httpGet: {path: /never, port: mcp}\n            failureThreshold: 100\n",
+    )
+    command = [sys.executable, "-m", "aksmcp_tui.cli", "deploy", str(project), "--yes", "--replicas", "1"]
+    command += ["--kubeconfig", str(deploy_sandbox.kubeconfig_path), "--image", REFERENCE_IMAGE]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        for line in proc.stdout:
+            if line.startswith("==> rollout"):
+                break
+        proc.send_signal(signal.SIGINT)
+        err = proc.stderr.read()
+        assert proc.wait(timeout=30) == 130, err
+    assert "aksmcp deploy: cancelled" in err
+    assert "applied: Namespace deploy-sigint" in err and "Deployment deploy-sigint/interrupted" in err
+    assert "remove with: kubectl -n deploy-sigint delete" in err and "deployment/interrupted" in err

@@ -105,3 +105,22 @@ def test_a_push_the_registry_refuses_is_an_error(
     err = capsys.readouterr().err
     assert "FAILED push: the push of 127.0.0.1:1/nowhere:" in err
     assert "nothing was applied to the cluster" in err
+
+
+def test_catalog_bridge_project_builds_and_answers_through_the_bridge(
+    deploy_sandbox: ThreadedSandbox,
+    docker_engine: object,
+    registry: str,
+    python_base_image: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["init", "clock", "--template", "time", "--dir", str(tmp_path / "clock"), "-n", "deploy-bridge"]) == 0
+    project = tmp_path / "clock"
+    add_patch(project, "clock-runtime.yaml", RUN_AS_CONTAINER)
+    offline_wheels(project, "mcp-server-time==2026.10.19")
+    argv = ["deploy", str(project), "--kubeconfig", str(deploy_sandbox.kubeconfig_path), "--registry", registry]
+    assert main([*argv, "--replicas", "1", "--yes"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    # tools/list went through the forward, the runtime's bridge, and the pinned mcp-server-time.
+    assert "answered tools/list with 2 tools (get_current_time, convert_time)" in out, out
