@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aksmcp_tui.core.deploy.scaffold import init_project
 from aksmcp_tui.sandbox.testing import ThreadedSandbox
-
-REFERENCE_IMAGE = "ghcr.io/aksmcp/aksmcp-server:0.1.0"
+from tests.deploy.support import REGISTRY_USER
 
 
 @pytest.fixture(scope="package")
@@ -38,21 +36,6 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     return tmp_path
-
-
-def make_project(root: Path, name: str, namespace: str, **kwargs: object) -> Path:
-    return init_project(name, directory=root / name, namespace=namespace, **kwargs).path  # type: ignore[arg-type]
-
-
-def add_patch(project: Path, filename: str, text: str) -> None:
-    """Add an overlay patch to the project's manifests/kustomization.yaml (as a user would)."""
-    import yaml
-
-    manifests = project / "manifests"
-    (manifests / filename).write_text(text)
-    kustomization = yaml.safe_load((manifests / "kustomization.yaml").read_text())
-    kustomization.setdefault("patches", []).append({"path": filename})
-    (manifests / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
 
 
 # ------------------------------------------------------------------ Docker engine + registry --
@@ -128,9 +111,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from _run_registry(tmp_path_factory.mktemp("registry"))
 
 
-REGISTRY_USER = "pusher"
-
-
 @pytest.fixture(scope="package")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(host:port, password) of a registry that wants basic auth (htpasswd, bcrypt) for user pusher."""
@@ -186,30 +166,3 @@ def dependency_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for runtime in wheels.glob("aksmcp_server-*.whl"):
         runtime.unlink()  # each project builds its own (same distribution name, the project's code)
     return wheels
-
-
-def offline_wheels(project: Path, dependencies: Path) -> None:
-    """wheels/ in the project: the shared dependency wheels plus the project's own, so the image
-    build needs no network (the Dockerfile installs from wheels/ when present; it is never edited)."""
-    import shutil
-    import subprocess
-    import sys
-
-    shutil.copytree(dependencies, project / "wheels")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            str(project),
-            "--wheel-dir",
-            str(project / "wheels"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REFERENCE_IMAGE, add_patch, make_project
 
 from aksmcp_tui.cli import main
 from aksmcp_tui.sandbox.testing import ThreadedSandbox
+from tests.deploy.support import REFERENCE_IMAGE, add_patch, make_project
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.usefixtures("isolated_home")]
 

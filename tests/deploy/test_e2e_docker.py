@@ -11,10 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REGISTRY_USER, add_patch, offline_wheels
 
 from aksmcp_tui.cli import main
 from aksmcp_tui.sandbox.testing import ThreadedSandbox
+from tests.deploy.support import REGISTRY_USER, add_patch, offline_wheels
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600), pytest.mark.usefixtures("isolated_home")]
 
