@@ -309,3 +309,21 @@ def test_ctrl_c_says_what_was_applied_and_how_to_clean_it(deploy_sandbox: Thread
     assert "aksmcp deploy: cancelled" in err
     assert "applied: Namespace deploy-sigint" in err and "Deployment deploy-sigint/interrupted" in err
     assert "remove with: kubectl -n deploy-sigint delete" in err and "deployment/interrupted" in err
+
+
+def test_a_failing_smoke_test_fails_the_deploy_with_the_servers_answer(
+    deploy_sandbox: ThreadedSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path, "wrongkey", "deploy-smoke")
+    # The server reads another key than the one in the Secret's api-key: every call is refused.
+    add_patch(
+        project,
+        "wrongkey-key.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: aksmcp-server, namespace: mcp-system}\n"
+        "data: {AKSMCP_API_KEY_FILE: /var/run/secrets/aksmcp/state-key}\n",
+    )
+    assert deploy(deploy_sandbox, project, "--image", REFERENCE_IMAGE, "--replicas", "1") == 1
+    out, err = capsys.readouterr()
+    assert "ok rollout: 1/1 available" in out
+    assert "FAILED smoke test: the MCP round trip failed after 3 attempts:" in err, err
+    assert "the server refused the API key from Secret deploy-smoke/wrongkey-api-key (HTTP 401)" in err
