@@ -12,7 +12,16 @@ import sys
 from collections.abc import Sequence
 
 from aksmcp_tui import __version__
-from aksmcp_tui.commands import connect_cmd, dashboard_cmd, fleet_cmd, forward_cmd, mcp_cmd, observe_cmd, sandbox_cmd
+from aksmcp_tui.commands import (
+    connect_cmd,
+    dashboard_cmd,
+    deploy_cmd,
+    fleet_cmd,
+    forward_cmd,
+    mcp_cmd,
+    observe_cmd,
+    sandbox_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     mcp_cmd.register(subcommands)
     connect_cmd.register(subcommands)
     observe_cmd.register(subcommands)
+    deploy_cmd.register(subcommands)
     parser.set_defaults(handler=dashboard_cmd.run_dashboard)
     return parser
 

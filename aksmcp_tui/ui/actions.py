@@ -42,9 +42,9 @@ MAIN_ACTIONS: tuple[UiAction, ...] = (
     UiAction("open_metrics", "m", "m", "Metrics", "Metrics", "Per-tool calls/s, errors and latency"),
     UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
     UiAction("open_console", "c", "c", "Console", "MCP console", "Call tools, read resources, see the traffic"),
-    UiAction("later('Deploy')", "d", "d", "Deploy", "Deploy", f"Build and deploy an MCP server ({LATER})", later=True),
     # Not in the footer (it is full at 80 columns); listed by `?` and the palette.
     UiAction("connect_ide", "i", "i", "Connect", "Connect an IDE", "Write an IDE's MCP config", show=False),
+    UiAction("deploy", "d", "d", "Deploy", "Deploy", "Build, push and deploy an MCP server project, step by step"),
     UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
     UiAction("back", "escape", "esc", "Back", "Clear filter", "Clear the filter / leave the prompt", show=False),
     UiAction("quit_app", "q", "q", "Quit", "Quit", "Leave aksmcp"),
@@ -59,6 +59,7 @@ DETAILS_ACTIONS: tuple[UiAction, ...] = (
     UiAction("open_console", "c", "c", "Console", "MCP console", "Call tools, read resources, see the traffic"),
     # Not in the footer (it is full at 80 columns); listed by `?` and the palette.
     UiAction("connect_ide", "i", "i", "Connect", "Connect an IDE", "Write an IDE's MCP config", show=False),
+    UiAction("deploy", "d", "d", "Deploy", "Deploy", "Deploy a project to this deployment's cluster and namespace"),
     UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
 )
 
