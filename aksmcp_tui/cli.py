@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from aksmcp_tui import __version__
-from aksmcp_tui.commands import components_cmd, dashboard_cmd, fleet_cmd, sandbox_cmd
+from aksmcp_tui.commands import components_cmd, dashboard_cmd, deploy_cmd, fleet_cmd, sandbox_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_cmd.register(subcommands)
     dashboard_cmd.register(subcommands)
     components_cmd.register(subcommands)
+    deploy_cmd.register(subcommands)
     parser.set_defaults(handler=dashboard_cmd.run_dashboard)
     return parser
 

@@ -46,13 +46,13 @@ def _secret_value() -> str:
     return base64.b64encode(secrets.token_urlsafe(32).encode()).decode()
 
 
-async def ensure_api_key_secret(kube: KubeContext, namespace: str) -> bool:
+async def ensure_api_key_secret(kube: KubeContext, namespace: str, *, name: str = API_KEY_SECRET) -> bool:
     """Create the server's Secret (API key + request-state key) if it does not exist, or add a key
     it lacks (a Secret from an older release has no state key); True when anything was written.
     Existing keys are never replaced, so a running server keeps its key."""
     path = f"/api/v1/namespaces/{namespace}/secrets"
     try:
-        existing = await kube.get(f"{path}/{API_KEY_SECRET}")
+        existing = await kube.get(f"{path}/{name}")
     except KubeProblem as exc:
         if exc.kind != "not_found":
             raise
@@ -61,13 +61,13 @@ async def ensure_api_key_secret(kube: KubeContext, namespace: str) -> bool:
         if not missing:
             return False
         patch = {"data": {field: _secret_value() for field in missing}}
-        await kube.request("PATCH", f"{path}/{API_KEY_SECRET}", body=patch, content_type="application/merge-patch+json")
+        await kube.request("PATCH", f"{path}/{name}", body=patch, content_type="application/merge-patch+json")
         return True
     body: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {
-            "name": API_KEY_SECRET,
+            "name": name,
             "namespace": namespace,
             "labels": {"app.kubernetes.io/name": "aksmcp-server", "app.kubernetes.io/part-of": "aksmcp"},
         },

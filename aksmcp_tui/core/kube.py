@@ -23,7 +23,7 @@ import json
 import os
 import re
 import time
-from collections.abc import AsyncGenerator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +41,7 @@ WATCH_TIMEOUT_SECONDS = 180
 EXEC_TIMEOUT = 120.0
 
 ProblemKind = str  # "unreachable" | "unauthorized" | "forbidden" | "not_found" | "credentials" | "timeout"
+# | "unsupported" (the cluster refuses a websocket upgrade)
 # | "gone" (watch resourceVersion expired; handled inside core) | "conflict" | "invalid" | "error"
 
 
@@ -362,6 +363,7 @@ class KubeContext:
         self.exec_source = exec_source
         self._resources: dict[str, dict[str, ResourceInfo]] = {}
         self._groups: dict[str, str] | None = None
+        self._ws_session: aiohttp.ClientSession | None = None
 
     # construction
 
@@ -424,6 +426,8 @@ class KubeContext:
         )
 
     async def close(self) -> None:
+        if self._ws_session is not None:
+            await self._ws_session.close()
         await self.api_client.close()
 
     async def __aenter__(self) -> KubeContext:
@@ -566,6 +570,85 @@ class KubeContext:
             raise problem_from_exception(exc, server=self.server, context=self.name) from None
         finally:
             raw.close()
+
+    async def websocket(
+        self,
+        path: str,
+        *,
+        query: Sequence[tuple[str, Any]] = (),
+        protocols: Sequence[str] = (),
+        heartbeat: float | None = None,
+    ) -> aiohttp.ClientWebSocketResponse:
+        """Open a websocket to an API path (pods/portforward, exec) with this context's credentials,
+        CA and exec-plugin token. Raises KubeProblem; a refused upgrade says why.
+
+        Websockets get their own session (same SSL context): each one holds a connection for its
+        whole life, and the ApiClient's pool is capped at a few connections (cpu_count * 5)."""
+        rest = self.api_client.rest_client
+        if self._ws_session is None or self._ws_session.closed:
+            self._ws_session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=rest.ssl_context, limit=0), trust_env=True
+            )
+        session = self._ws_session
+        for attempt in (1, 2):
+            try:
+                _, url, headers, _, _ = await self.api_client.param_serialize(
+                    method="GET",
+                    resource_path=path,
+                    query_params=list(query) or None,
+                    header_params={},
+                    auth_settings=["BearerToken"],
+                )
+                return await session.ws_connect(
+                    url,
+                    headers=headers,
+                    protocols=tuple(protocols),
+                    heartbeat=heartbeat,
+                    max_msg_size=0,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
+                    proxy=rest.proxy,
+                    autoping=True,
+                )
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status == 401 and attempt == 1 and self.exec_source is not None:
+                    self.exec_source.invalidate()
+                    continue
+                raise await self._upgrade_problem(path, list(query), exc) from None
+            except KubeProblem:
+                raise
+            except Exception as exc:
+                raise problem_from_exception(exc, server=self.server, context=self.name) from None
+        raise AssertionError("unreachable")
+
+    async def _upgrade_problem(
+        self, path: str, query: list[tuple[str, Any]], exc: aiohttp.WSServerHandshakeError
+    ) -> KubeProblem:
+        """Why a websocket upgrade was refused. The handshake error carries no body, so the same
+        request is repeated without the upgrade to read the API server's Status message."""
+        found: KubeProblem | None = None
+        if exc.status >= 400:
+            raw: aiohttp.ClientResponse | None = None
+            try:
+                raw = await self._send(
+                    "GET", path, dict(query), None, None, aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT)
+                )
+            except KubeProblem as problem:
+                found = problem
+            finally:
+                if raw is not None:
+                    raw.release()
+        if found is not None and (found.status in (401, 403, 404) or found.kind in ("unreachable", "timeout")):
+            return found
+        if found is not None and "pod" in found.message.lower():
+            return found  # e.g. "unable to upgrade connection: pod web-1 is not running"
+        detail = f": {found.message}" if found is not None else ""
+        return KubeProblem(
+            "unsupported",
+            f"the cluster of context {self.name} refused the websocket upgrade for {path.rsplit('/', 1)[-1]} "
+            f"(HTTP {exc.status}{detail}); aksmcp streams over websockets (v4.channel.k8s.io), which needs "
+            "Kubernetes 1.31 or later (PortForwardWebsockets, on by default since 1.31)",
+            status=exc.status,
+        )
 
     # discovery
 

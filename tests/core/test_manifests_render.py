@@ -114,8 +114,8 @@ def test_fixture_base_matches_kubectl(tmp_path: Path) -> None:
 
 
 def test_unsupported_fields_are_refused(tmp_path: Path) -> None:
-    base = write_tree(tmp_path / "b", {"kustomization.yaml": "resources: []\npatches: []\n"})
-    with pytest.raises(ManifestError, match="'patches'"):
+    base = write_tree(tmp_path / "b", {"kustomization.yaml": "resources: []\nconfigMapGenerator: []\n"})
+    with pytest.raises(ManifestError, match="'configMapGenerator'"):
         render_kustomization(base)
     missing = write_tree(tmp_path / "m", {"kustomization.yaml": "resources: [gone.yaml]\n"})
     with pytest.raises(ManifestError, match="does not exist"):

@@ -310,8 +310,14 @@ class PodWorker:
         bridge = await engine.has_bridge()
         if not bridge:
             env.update(self._port_env(c))
-            if split_image(c.image)[0] == SERVER_IMAGE_REPOSITORY and SERVER_CONTAINER_PORT in self.ports:
-                env.update({"AKSMCP_HOST": "127.0.0.1", "AKSMCP_PORT": str(self.ports[SERVER_CONTAINER_PORT])})
+            # On the host network every pod shares one port space: an aksmcp-server runtime (the reference
+            # image, or any image built from a project `aksmcp init` made, which reads AKSMCP_PORT) listens
+            # on its pod's mapped loopback port, as it would on its own pod IP in a cluster.
+            wanted = env.get("AKSMCP_PORT", "")
+            port = int(wanted) if wanted.isdigit() and int(wanted) in self.ports else SERVER_CONTAINER_PORT
+            runtime_image = split_image(c.image)[0] == SERVER_IMAGE_REPOSITORY or bool(wanted)
+            if runtime_image and port in self.ports:
+                env.update({"AKSMCP_HOST": "127.0.0.1", "AKSMCP_PORT": str(self.ports[port])})
         command = [podenv.expand(str(a), env) for a in c.spec.get("command") or []]
         args = [podenv.expand(str(a), env) for a in c.spec.get("args") or []]
         mounts: list[tuple[str, str, bool]] = []

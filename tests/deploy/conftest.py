@@ -1,0 +1,158 @@
+"""One sandbox for the deploy tests (own state dir, fast crash back-off), and project helpers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aksmcp_tui.core.deploy.scaffold import init_project
+from aksmcp_tui.sandbox.testing import ThreadedSandbox
+
+REFERENCE_IMAGE = "ghcr.io/aksmcp/aksmcp-server:0.1.0"
+
+
+@pytest.fixture(scope="package")
+def deploy_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedSandbox]:
+    # Crash back-off of 1 s instead of the kubelet's 10 s: a crash loop shows within seconds.
+    old = os.environ.get("AKSMCP_SANDBOX_BACKOFF_BASE")
+    os.environ["AKSMCP_SANDBOX_BACKOFF_BASE"] = "1"
+    try:
+        with ThreadedSandbox(tmp_path_factory.mktemp("deploy-sandbox"), bookmark_interval=0.5) as cluster:
+            yield cluster
+    finally:
+        if old is None:
+            os.environ.pop("AKSMCP_SANDBOX_BACKOFF_BASE", None)
+        else:
+            os.environ["AKSMCP_SANDBOX_BACKOFF_BASE"] = old
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var, sub in (("HOME", "home"), ("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state")):
+        (tmp_path / sub).mkdir()
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    return tmp_path
+
+
+def make_project(root: Path, name: str, namespace: str, **kwargs: object) -> Path:
+    return init_project(name, directory=root / name, namespace=namespace, **kwargs).path  # type: ignore[arg-type]
+
+
+def add_patch(project: Path, filename: str, text: str) -> None:
+    """Add an overlay patch to the project's manifests/kustomization.yaml (as a user would)."""
+    import yaml
+
+    manifests = project / "manifests"
+    (manifests / filename).write_text(text)
+    kustomization = yaml.safe_load((manifests / "kustomization.yaml").read_text())
+    kustomization.setdefault("patches", []).append({"path": filename})
+    (manifests / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+
+
+# ------------------------------------------------------------------ Docker engine + registry --
+
+
+@pytest.fixture(scope="package")
+def docker_engine() -> Iterator[object]:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except Exception as error:
+        pytest.skip(f"no reachable Docker engine ({error}); as root: `dockerd --iptables=false --bridge=none &`")
+    yield client
+    client.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="package")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """host:port of a Docker registry on 127.0.0.1: .ci/run's ($AKSMCP_TEST_REGISTRY), else Debian's
+    docker-registry started here with storage in a temp dir."""
+    import shutil
+    import subprocess
+    import time
+    import urllib.request
+
+    given = os.environ.get("AKSMCP_TEST_REGISTRY")
+    if given:
+        yield given
+        return
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.skip("no registry: install Debian's docker-registry (.ci/run does)")
+    root = tmp_path_factory.mktemp("registry")
+    port = _free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog: {level: warn}\nstorage: {filesystem: {rootdirectory: "
+        f"{root / 'data'}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n"
+    )
+    log = (root / "registry.log").open("wb")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"docker-registry did not start: {(root / 'registry.log').read_text()[-2000:]}")
+                time.sleep(0.1)  # polling a starting server's port: there is no event to wait on
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="package")
+def python_base_image(docker_engine: object) -> str:
+    """server/Dockerfile's pinned base, provided locally (nothing can be pulled here)."""
+    import re
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    dockerfile = (repo / "server" / "Dockerfile").read_text()
+    match = re.search(r"^ARG\s+PYTHON_IMAGE=(\S+)$", dockerfile, re.MULTILINE)
+    assert match
+    script = repo / "tests" / "docker_support" / "build_python_base.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--tag", match.group(1)], capture_output=True, text=True, timeout=1200
+    )
+    if result.returncode == 2:
+        pytest.skip(f"cannot provide the base image here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return match.group(1)
+
+
+def offline_wheels(project: Path) -> None:
+    """wheels/ for the project and its dependencies, so the image build needs no network (the
+    Dockerfile installs from wheels/ when present); the Dockerfile itself is never edited."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", str(project), "--wheel-dir", str(project / "wheels")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]

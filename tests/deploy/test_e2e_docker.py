@@ -1,0 +1,107 @@
+"""End to end with a real Docker engine and registry: `aksmcp init` → `aksmcp deploy` builds the
+image (docker SDK), pushes it to a registry on 127.0.0.1, applies it to the sandbox whose node
+runs the pushed image as a real container, and the smoke test calls tools/list through a forward.
+Also: a push the registry cannot take is an error even though the SDK hides it in the stream."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import add_patch, make_project, offline_wheels
+
+from aksmcp_tui.cli import main
+from aksmcp_tui.sandbox.testing import ThreadedSandbox
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600), pytest.mark.usefixtures("isolated_home")]
+
+RUN_AS_CONTAINER = (
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: aksmcp-server, namespace: mcp-system}\n"
+    "spec:\n  template:\n    metadata:\n      annotations: {sandbox.aksmcp.dev/runtime: docker}\n"
+)
+
+
+def test_init_build_push_deploy_to_containers_and_smoke_test(
+    deploy_sandbox: ThreadedSandbox,
+    docker_engine: object,
+    registry: str,
+    python_base_image: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["init", "boxed-tools", "--dir", str(tmp_path / "boxed-tools"), "-n", "deploy-e2e"]) == 0
+    project = tmp_path / "boxed-tools"
+    add_patch(project, "boxed-tools-runtime.yaml", RUN_AS_CONTAINER)
+    offline_wheels(project)
+    argv = ["deploy", str(project), "--kubeconfig", str(deploy_sandbox.kubeconfig_path), "--registry", registry]
+    assert main([*argv, "--replicas", "1", "--yes"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "Step 1/" in out  # build progress streamed
+    assert "layer " in out  # per-layer push progress
+    pinned = next(line for line in out.splitlines() if "ok push:" in line).split()[2]
+    assert pinned.startswith(f"{registry}/boxed-tools@sha256:")
+    # The example tool of the generated project answers through the forward: it is the built image.
+    assert "greet" in out and "answered tools/list with 4 tools" in out, out
+    pod = json.loads(
+        subprocess.run(
+            [
+                "kubectl",
+                "--kubeconfig",
+                str(deploy_sandbox.kubeconfig_path),
+                "-n",
+                "deploy-e2e",
+                "get",
+                "pods",
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )["items"][0]
+    status = pod["status"]["containerStatuses"][0]
+    assert status["imageID"].startswith("docker-pullable://") and status["image"] == pinned
+
+    # Unchanged source: same tag, same digest, no new ReplicaSet.
+    assert main([*argv, "--replicas", "1", "--yes", "--no-smoke-test"]) == 0
+    again = capsys.readouterr().out
+    assert f"ok push: {pinned}" in again
+    sets = json.loads(
+        subprocess.run(
+            [
+                "kubectl",
+                "--kubeconfig",
+                str(deploy_sandbox.kubeconfig_path),
+                "-n",
+                "deploy-e2e",
+                "get",
+                "rs",
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )["items"]
+    assert len(sets) == 1
+
+
+def test_a_push_the_registry_refuses_is_an_error(
+    deploy_sandbox: ThreadedSandbox,
+    docker_engine: object,
+    python_base_image: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = make_project(tmp_path, "nowhere", "deploy-push")
+    offline_wheels(project)
+    closed = "127.0.0.1:1"  # nothing listens there
+    argv = ["deploy", str(project), "--kubeconfig", str(deploy_sandbox.kubeconfig_path), "--registry", closed]
+    assert main([*argv, "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED push: the push of 127.0.0.1:1/nowhere:" in err
+    assert "nothing was applied to the cluster" in err

@@ -1,0 +1,203 @@
+"""The in-process engine against the sandbox: target kinds, ports by number and name, bytes both
+ways with back-pressure, healing after a pod kill, waiting, readable errors, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from aksmcp_tui.core.forward import ForwardError, open_tunnel
+from aksmcp_tui.core.kube import KubeContext
+from tests.forward.support import (
+    create,
+    delete_pod,
+    echo_deployment,
+    ensure_namespace,
+    eventually,
+    service,
+    wait_ready,
+)
+
+pytestmark = pytest.mark.timeout(120)
+NS = "fwd-engine"
+
+
+@pytest.fixture
+async def echo(kube: KubeContext) -> AsyncIterator[list[str]]:
+    """Two echo pods behind svc/echo (created once per session, reused)."""
+    await ensure_namespace(kube, NS)
+    existing = await kube.get(f"/apis/apps/v1/namespaces/{NS}/deployments")
+    if not existing.get("items"):
+        await create(kube, NS, echo_deployment("echo", replicas=2))
+        await create(
+            kube,
+            NS,
+            service(
+                "echo",
+                [{"name": "echo", "port": 70, "targetPort": "echo"}, {"name": "web", "port": 80, "targetPort": 8080}],
+            ),
+        )
+    yield await wait_ready(kube, NS, "app=echo", 2)
+
+
+async def talk(port: int, payload: bytes = b"ping") -> tuple[str, bytes]:
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+    try:
+        hello = (await asyncio.wait_for(reader.readline(), 10)).decode().strip()
+        writer.write(payload)
+        await writer.drain()
+        echoed = await asyncio.wait_for(reader.readexactly(len(payload)), 30)
+    finally:
+        writer.close()
+    return hello.removeprefix("pod="), echoed
+
+
+async def test_service_port_by_name_reaches_every_ready_pod(kube: KubeContext, echo: list[str]) -> None:
+    async with open_tunnel(kube, NS, "svc/echo", "echo") as tunnel:
+        assert tunnel.local_url == f"http://127.0.0.1:{tunnel.local_port}"
+        assert tunnel.mcp_url == tunnel.local_url + "/mcp"
+        served = set()
+        for _ in range(4):
+            pod, echoed = await talk(tunnel.local_port)
+            assert echoed == b"ping"
+            served.add(pod)
+        # connections spread over the ready pods
+        assert served == set(echo)
+        status = tunnel.status()
+        assert status.state == "active" and status.ready_pods == 2
+        assert status.total_connections == 4 and status.bytes_out == 16
+        assert status.remote_port == 70
+
+
+async def test_service_port_by_number_maps_to_target_port(kube: KubeContext, echo: list[str]) -> None:
+    async with open_tunnel(kube, NS, "svc/echo", 80) as tunnel:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
+        writer.write(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        body = await asyncio.wait_for(reader.read(), 20)
+        writer.close()
+        assert body.startswith(b"HTTP/1.0 200") and b"hello from echo-" in body
+
+
+async def test_deploy_and_pod_targets(kube: KubeContext, echo: list[str]) -> None:
+    async with open_tunnel(kube, NS, "deploy/echo", "echo") as tunnel:
+        pod, echoed = await talk(tunnel.local_port, b"x" * 10)
+        assert pod in echo and echoed == b"x" * 10
+    async with open_tunnel(kube, NS, f"pod/{echo[1]}", 7000) as tunnel:
+        for _ in range(2):
+            pod, _ = await talk(tunnel.local_port)
+            assert pod == echo[1]
+
+
+async def test_bulk_bytes_both_ways_with_back_pressure(kube: KubeContext, echo: list[str]) -> None:
+    payload = bytes(range(256)) * 16 * 1024  # 4 MiB
+    async with open_tunnel(kube, NS, "deploy/echo", "echo") as tunnel:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
+        await reader.readline()
+
+        async def send() -> None:
+            writer.write(payload)
+            await writer.drain()
+
+        sender = asyncio.create_task(send())
+        received = await asyncio.wait_for(reader.readexactly(len(payload)), 60)
+        await sender
+        writer.close()
+        assert received == payload
+        assert tunnel.status().bytes_in >= len(payload)
+
+
+async def test_half_close_still_delivers_the_answer(kube: KubeContext, echo: list[str]) -> None:
+    async with open_tunnel(kube, NS, "svc/echo", "web") as tunnel:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
+        writer.write(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        writer.write_eof()  # the client is done sending; the answer must still arrive
+        body = await asyncio.wait_for(reader.read(), 20)
+        writer.close()
+        assert body.startswith(b"HTTP/1.0 200")
+
+
+async def test_killed_pod_new_connections_succeed_within_a_second(kube: KubeContext, echo: list[str]) -> None:
+    async with open_tunnel(kube, NS, "svc/echo", "echo") as tunnel:
+        victim, _ = await talk(tunnel.local_port)
+        # an open connection to the victim dies with it; others do not
+        reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
+        first = (await reader.readline()).decode().strip().removeprefix("pod=")
+        killed_at = time.monotonic()
+        await delete_pod(kube, NS, victim, grace=0)
+        successes: list[float] = []
+        while len(successes) < 5 and time.monotonic() - killed_at < 20:
+            pod, echoed = await talk(tunnel.local_port)
+            assert echoed == b"ping" and pod != victim
+            successes.append(time.monotonic() - killed_at)
+        assert successes[0] < 1.0, successes
+        writer.close()
+        assert first in echo
+    await wait_ready(kube, NS, "app=echo", 2)
+
+
+async def test_bad_input_messages(kube: KubeContext, echo: list[str]) -> None:
+    with pytest.raises(ForwardError, match=r"service nope not found in namespace fwd-engine"):
+        async with open_tunnel(kube, NS, "svc/nope"):
+            pass
+    with pytest.raises(ForwardError, match=r"service echo .* has no port 9999 \(its ports: echo=70, web=80\)"):
+        async with open_tunnel(kube, NS, "svc/echo", 9999):
+            pass
+    with pytest.raises(ForwardError, match=r"deployment echo has no container port grpc"):
+        async with open_tunnel(kube, NS, "deploy/echo", "grpc"):
+            pass
+    with pytest.raises(ForwardError, match=r"not svc/NAME, deploy/NAME or pod/NAME"):
+        async with open_tunnel(kube, NS, "echo"):
+            pass
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    taken = holder.getsockname()[1]
+    try:
+        with pytest.raises(ForwardError) as caught:
+            async with open_tunnel(kube, NS, "svc/echo", "echo", local_port=taken):
+                pass
+        message = str(caught.value)
+        assert f"local port {taken} on 127.0.0.1 is taken by python" in message
+        assert "--local-port" in message
+    finally:
+        holder.close()
+
+
+async def test_error_channel_reason_and_waiting_refusal(kube: KubeContext, echo: list[str]) -> None:
+    # 9090 is declared nowhere: the kubelet's error channel says nothing listens
+    async with open_tunnel(kube, NS, f"pod/{echo[0]}", 9090, hold_timeout=1.5) as tunnel:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
+        writer.write(b"hello")
+        data = await asyncio.wait_for(reader.read(), 20)
+        writer.close()
+        assert data == b""  # refused after the hold timeout
+        status = tunnel.status()
+        assert status.last_error is not None
+        assert f"pod {echo[0]} port 9090: nothing listens on that port in the pod" in status.last_error
+        assert status.reconnects >= 1
+
+
+async def test_no_pods_is_waiting_then_heals(kube: KubeContext) -> None:
+    await ensure_namespace(kube, NS)
+    await create(kube, NS, echo_deployment("lonely", replicas=0))
+    async with open_tunnel(kube, NS, "deploy/lonely", "echo", hold_timeout=60) as tunnel:
+        await eventually(lambda: _true(tunnel.forwarder.backends.synced.is_set()), 10, "synced")
+        assert tunnel.status().state == "waiting"
+        pending = asyncio.create_task(talk(tunnel.local_port))  # held, not refused
+        await kube.request(
+            "PATCH",
+            f"/apis/apps/v1/namespaces/{NS}/deployments/lonely",
+            body={"spec": {"replicas": 1}},
+            content_type="application/strategic-merge-patch+json",
+        )
+        pod, echoed = await asyncio.wait_for(pending, 60)
+        assert pod.startswith("lonely-") and echoed == b"ping"
+        assert tunnel.status().state == "active"
+
+
+async def _true(value: bool) -> bool:
+    return value
