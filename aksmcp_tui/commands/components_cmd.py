@@ -179,23 +179,26 @@ def run_auth_enable(args: argparse.Namespace) -> int:
 
 
 def _ensure_key_secret(args: argparse.Namespace) -> int:
-    from aksmcp_tui.core.bootstrap import API_KEY_SECRET, ensure_api_key_secret
+    from aksmcp_tui.core.bootstrap import ensure_api_key_secret
     from aksmcp_tui.core.components import load_project
     from aksmcp_tui.core.kube import KubeContext, KubeProblem
 
     project = load_project(args.project)
     namespace = args.namespace or project.namespace
 
+    # The Secret `aksmcp deploy` gives this deployment (it creates it the same way, once).
+    secret = f"{project.name}-api-key"
+
     async def run() -> bool:
         async with await KubeContext.open(args.context, args.kubeconfig) as kube:
-            return await ensure_api_key_secret(kube, namespace)
+            return await ensure_api_key_secret(kube, namespace, name=secret)
 
     try:
         created = asyncio.run(run())
     except KubeProblem as exc:
         return _fail("aksmcp auth enable", f"the overlay is updated, but the key Secret is not: {exc.message}", 1)
     state = "created with a random key" if created else "exists (its key is kept)"
-    print(f"Secret {namespace}/{API_KEY_SECRET}: {state}")
+    print(f"Secret {namespace}/{secret}: {state}")
     return 0
 
 

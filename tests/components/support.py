@@ -17,6 +17,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from aksmcp_tui.core.deploy.scaffold import init_project
+
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
 CRD_DIR = Path(__file__).resolve().parent / "crds"
@@ -27,16 +29,19 @@ CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 Obj = dict[str, Any]
 
 
-def make_project(root: Path, name: str = "aksmcp-server", namespace: str = "mcp-system", **meta: Any) -> Path:
-    """A project as `aksmcp init` lays it out: aksmcp.yaml, manifests/kustomization.yaml over a copy of the base."""
-    (root / "manifests" / "aksmcp").mkdir(parents=True)
-    shutil.copytree(MANIFESTS / "base", root / "manifests" / "aksmcp" / "base")
-    (root / "manifests" / "kustomization.yaml").write_text(
-        "# The project's overlay on aksmcp's base.\n"
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - aksmcp/base\n"
-    )
-    metadata = {"name": name, "namespace": namespace, "image": {"repository": f"myacr01.azurecr.io/{name}"}, **meta}
-    (root / "aksmcp.yaml").write_text(yaml.safe_dump(metadata, sort_keys=False))
+def make_project(root: Path, name: str = "weather", namespace: str = "mcp-system", *, stateful: bool = False) -> Path:
+    """A project made by `aksmcp init` (the generated-project contract), optionally with stateful sessions
+    switched on by an overlay patch."""
+    init_project(name, directory=root, namespace=namespace, registry="myacr01.azurecr.io")
+    if stateful:
+        (root / "manifests" / "stateful.yaml").write_text(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: aksmcp-server\n  namespace: mcp-system\n"
+            'data:\n  AKSMCP_STATEFUL: "true"\n'
+        )
+        overlay = root / "manifests" / "kustomization.yaml"
+        data = yaml.safe_load(overlay.read_text())
+        data["patches"] = [*(data.get("patches") or []), {"path": "stateful.yaml"}]
+        overlay.write_text(yaml.safe_dump(data, sort_keys=False))
     return root
 
 

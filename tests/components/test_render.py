@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from aksmcp_tui.core import components
+from aksmcp_tui.core.manifests import DeployParameters, apply_parameters, render_kustomization
 from tests.components.support import (
     CLIENT_ID,
     MANIFESTS,
@@ -63,8 +64,20 @@ def test_combination_renders_validates_and_stays_restricted(
 ) -> None:
     root = _build(tmp_path / "p", auth, tls, monitoring, scale, name="weather", namespace="tools")
     objects = kubectl_kustomize(root / "manifests")
+    # aksmcp's own renderer (what `aksmcp deploy` uses, no kustomize binary) renders the same objects
+    assert render_kustomization(root / "manifests") == objects
     problems = [problem for obj in objects for problem in validate_object(obj)]
     assert problems == []
+    # ...and `aksmcp deploy`'s parameters (name, namespace, key Secret) keep every object valid and wired
+    deployed = apply_parameters(objects, DeployParameters("weather", "tools"))
+    assert [p for obj in deployed for p in validate_object(obj)] == []
+    volumes = next(o for o in deployed if o["kind"] == "Deployment")["spec"]["template"]["spec"]["volumes"]
+    secrets = {v["secret"]["secretName"] for v in volumes if "secret" in v}
+    assert secrets == {"weather-api-key"}, "the previous-key volume must follow the renamed key Secret"
+    for obj in deployed:
+        target = (obj.get("spec") or {}).get("scaleTargetRef")
+        if target:
+            assert target["name"] == "weather"
     kinds = _kinds(objects)
     (deployment,) = kinds["Deployment"]
     assert restricted_violations(deployment["spec"]["template"]["spec"]) == []

@@ -54,7 +54,7 @@ CALL = {
     "method": "tools/call",
     "params": {"name": "system_info", "arguments": {}, "_meta": META},
 }
-CLUSTER_SCOPED = {"Namespace", "ClusterIssuer", "CustomResourceDefinition"}
+IMAGE = "ghcr.io/aksmcp/aksmcp-server:0.1.0"  # the sandbox runs the reference server for it
 
 
 async def eventually(check: Any, within: float, what: str) -> Any:
@@ -125,7 +125,7 @@ async def apply_all(kube: KubeContext, objects: list[dict[str, Any]]) -> None:
 
 async def test_every_combination_applies_with_crds_installed(cluster: ThreadedSandbox, tmp_path: Path) -> None:
     async with kube_for(cluster) as kube:
-        await apply(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mcp-system"}})
+        await apply(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tools"}})
         for index, (auth, tls, monitoring, scale) in enumerate(COMBINATIONS):
             root = _build(tmp_path / f"c{index}", auth, tls, monitoring, scale, name="weather", namespace="tools")
             for obj in kubectl_kustomize(root / "manifests"):
@@ -133,7 +133,7 @@ async def test_every_combination_applies_with_crds_installed(cluster: ThreadedSa
                     stored = await apply(kube, obj, dry_run=True)
                     assert stored["kind"] == obj["kind"]
         # The API server really checks custom resources against the vendored schemas: a broken one is refused.
-        root = _build(tmp_path / "broken", None, False, False, "keda")
+        root = _build(tmp_path / "broken", None, False, False, "keda", namespace="tools")
         scaled = next(o for o in kubectl_kustomize(root / "manifests") if o["kind"] == "ScaledObject")
         scaled["spec"]["maxReplicaCount"] = "many"
         with pytest.raises(KubeProblem) as refused:
@@ -143,7 +143,7 @@ async def test_every_combination_applies_with_crds_installed(cluster: ThreadedSa
 
 async def ready_ports(kube: KubeContext, namespace: str) -> dict[str, int]:
     """pod name -> local port of its MCP container, for pods a Service would route to (ready, not deleting)."""
-    pods = await kube.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector="app.kubernetes.io/name=aksmcp-server")
+    pods = await kube.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector="app.kubernetes.io/name=weather")
     ports = {}
     for pod in pods["items"]:
         conditions = {c["type"]: c["status"] for c in (pod.get("status") or {}).get("conditions") or []}
@@ -154,10 +154,10 @@ async def ready_ports(kube: KubeContext, namespace: str) -> dict[str, int]:
 
 
 async def rolled_out(kube: KubeContext, namespace: str, replicas: int) -> bool:
-    deploy = await kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/aksmcp-server")
-    status = deploy.get("status") or {}
+    deployed = await kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/weather")
+    status = deployed.get("status") or {}
     return (
-        status.get("observedGeneration") == deploy["metadata"]["generation"]
+        status.get("observedGeneration") == deployed["metadata"]["generation"]
         and status.get("updatedReplicas") == replicas
         and status.get("availableReplicas") == replicas
         and status.get("replicas") == replicas
@@ -175,18 +175,28 @@ async def call(http: httpx2.AsyncClient, port: int, key: str | None, host: str |
 
 
 async def secret_keys(kube: KubeContext, namespace: str) -> dict[str, str]:
-    secret = await kube.get(f"/api/v1/namespaces/{namespace}/secrets/aksmcp-server-api-key")
+    secret = await kube.get(f"/api/v1/namespaces/{namespace}/secrets/weather-api-key")
     return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+
+async def deploy(cluster: ThreadedSandbox, root: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    """`aksmcp deploy` of the project with the reference server image (no build): render with the
+    deployment's parameters, apply, roll out, smoke test through a forward (with the API key)."""
+    code = await asyncio.to_thread(
+        main, ["deploy", str(root), "--kubeconfig", str(cluster.kubeconfig_path), "--image", IMAGE, "--yes", *extra]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    return out.out
 
 
 async def test_api_key_tls_monitoring_rollout_calls_and_rotation(
     cluster: ThreadedSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = _build(tmp_path / "p", "apikey", True, True, None)
+    root = _build(tmp_path / "p", "apikey", True, True, None, namespace="tools")
     kubeconfig = str(cluster.kubeconfig_path)
     async with kube_for(cluster) as kube:
-        objects = kubectl_kustomize(root / "manifests")
-        await apply_all(kube, [o for o in objects if o["kind"] == "Namespace"])
+        await apply(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tools"}})
         # `auth enable` with a cluster also creates the key Secret (random key, never printed).
         assert (
             await asyncio.to_thread(
@@ -195,14 +205,15 @@ async def test_api_key_tls_monitoring_rollout_calls_and_rotation(
             == 0
         )
         out = capsys.readouterr().out
-        assert "Secret mcp-system/aksmcp-server-api-key: created with a random key" in out
-        keys = await secret_keys(kube, "mcp-system")
+        assert "Secret tools/weather-api-key: created with a random key" in out
+        keys = await secret_keys(kube, "tools")
         old_key = keys["api-key"]
         assert old_key not in out and "api-key-previous" not in keys
-        await apply_all(kube, objects)
-        await eventually(lambda: rolled_out(kube, "mcp-system", 2), 120, "2 ready replicas")
+        await deploy(cluster, root, capsys)
+        await eventually(lambda: rolled_out(kube, "tools", 2), 60, "2 ready replicas")
+        assert await secret_keys(kube, "tools") == keys, "deploy keeps the key Secret it finds"
 
-        ports = await ready_ports(kube, "mcp-system")
+        ports = await ready_ports(kube, "tools")
         port = next(iter(ports.values()))
         # the official SDK client with the key; 401 without it, or with a wrong one
         async with (
@@ -227,7 +238,7 @@ async def test_api_key_tls_monitoring_rollout_calls_and_rotation(
                 for n in itertools.count():
                     if stop.is_set():
                         return
-                    current = await ready_ports(kube, "mcp-system")
+                    current = await ready_ports(kube, "tools")
                     name, pod_port = sorted(current.items())[n % len(current)]
                     response = await call(http, pod_port, old_key)
                     results.append((name, response.status_code))
@@ -235,7 +246,7 @@ async def test_api_key_tls_monitoring_rollout_calls_and_rotation(
             loader = asyncio.create_task(load())
             steps = []
             try:
-                async for step in components.rotate_api_key(kube, "mcp-system", "aksmcp-server", within=180):
+                async for step in components.rotate_api_key(kube, "tools", "weather", within=180):
                     steps.append(step)
             finally:
                 stop.set()
@@ -246,51 +257,39 @@ async def test_api_key_tls_monitoring_rollout_calls_and_rotation(
             pods_seen = {name for name, _ in results}
             assert len(pods_seen & set(ports)) >= 1 and len(pods_seen - set(ports)) >= 1, "calls spanned the roll"
 
-            keys = await secret_keys(kube, "mcp-system")
+            keys = await secret_keys(kube, "tools")
             new_key = keys["api-key"]
             assert keys["api-key-previous"] == old_key and new_key != old_key
-            for pod_port in (await ready_ports(kube, "mcp-system")).values():
+            for pod_port in (await ready_ports(kube, "tools")).values():
                 assert (await call(http, pod_port, new_key)).status_code == 200
                 assert (await call(http, pod_port, old_key)).status_code == 200
 
             # a second rotation before --finish is refused: it would drop the key clients still use
-            refused = [s async for s in components.rotate_api_key(kube, "mcp-system", "aksmcp-server", within=60)]
+            refused = [s async for s in components.rotate_api_key(kube, "tools", "weather", within=60)]
             assert refused[-1].status == "failed" and "--finish" in refused[-1].detail
 
             code = await asyncio.to_thread(
                 main,
-                ["auth", "rotate", "deploy/aksmcp-server", "-n", "mcp-system", "--kubeconfig", kubeconfig, "--finish"],
+                ["auth", "rotate", "--project", str(root), "--kubeconfig", kubeconfig, "--finish"],
             )
             assert code == 0, capsys.readouterr()
-            assert "api-key-previous" not in await secret_keys(kube, "mcp-system")
-            for pod_port in (await ready_ports(kube, "mcp-system")).values():
+            assert "api-key-previous" not in await secret_keys(kube, "tools")
+            for pod_port in (await ready_ports(kube, "tools")).values():
                 assert (await call(http, pod_port, new_key)).status_code == 200
                 assert (await call(http, pod_port, old_key)).status_code == 401
-        deploy = await kube.get("/apis/apps/v1/namespaces/mcp-system/deployments/aksmcp-server")
-        marks = {c.name for c in components.deployed_components(deploy)}
+        deployed = await kube.get("/apis/apps/v1/namespaces/tools/deployments/weather")
+        marks = {c.name for c in components.deployed_components(deployed)}
         assert marks == {"auth-apikey", "ingress-tls", "monitoring"}
 
 
-async def test_entra_and_keda_rollout_refuses_calls_without_a_token(cluster: ThreadedSandbox, tmp_path: Path) -> None:
-    root = _build(tmp_path / "p", "entra", True, False, "keda")
-    overlay = root / "manifests" / "kustomization.yaml"
-    # its own namespace in the shared sandbox (what the deploy renderer does with -n)
-    overlay.write_text(overlay.read_text() + "namespace: entra-demo\n")
-    objects = kubectl_kustomize(root / "manifests")
+async def test_entra_and_keda_rollout_refuses_calls_without_a_token(
+    cluster: ThreadedSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _build(tmp_path / "p", "entra", True, False, "keda", namespace="entra-demo")
     async with kube_for(cluster) as kube:
-        await apply_all(kube, [o for o in objects if o["kind"] == "Namespace"])
-        await kube.request(
-            "POST",
-            "/api/v1/namespaces/entra-demo/secrets",
-            body={
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": "aksmcp-server-api-key"},
-                "stringData": {"api-key": "unused-in-entra-mode-0123", "state-key": "s" * 40},
-            },
-        )
-        await apply_all(kube, objects)
-        await eventually(lambda: rolled_out(kube, "entra-demo", 1), 120, "1 ready replica (KEDA owns the count)")
+        # deploy's smoke test authenticates with the API key, which Entra mode refuses (as it should)
+        await deploy(cluster, root, capsys, "--no-smoke-test")
+        await eventually(lambda: rolled_out(kube, "entra-demo", 1), 60, "1 ready replica (KEDA owns the count)")
         port = next(iter((await ready_ports(kube, "entra-demo")).values()))
         async with httpx2.AsyncClient(timeout=30) as http:
             refused = await call(http, port, None, host=HOST)
@@ -301,5 +300,5 @@ async def test_entra_and_keda_rollout_refuses_calls_without_a_token(cluster: Thr
             assert metadata["authorization_servers"] == [f"https://login.microsoftonline.com/{TENANT}/v2.0"]
             assert metadata["resource"] == f"https://{HOST}/mcp"
             assert metadata["scopes_supported"] == [f"api://{CLIENT_ID}/access_as_user"]
-        deploy = await kube.get("/apis/apps/v1/namespaces/entra-demo/deployments/aksmcp-server")
-        assert components.entra_client_settings(deploy) == (TENANT, CLIENT_ID, f"api://{CLIENT_ID}/access_as_user")
+        deployed = await kube.get("/apis/apps/v1/namespaces/entra-demo/deployments/weather")
+        assert components.entra_client_settings(deployed) == (TENANT, CLIENT_ID, f"api://{CLIENT_ID}/access_as_user")

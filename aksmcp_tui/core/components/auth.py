@@ -47,8 +47,8 @@ def enable_api_key(project: Project) -> GeneratorResult:
     add_component(changes, "auth-apikey")
     set_readme_section(changes, "auth", _API_KEY_README.format(name=project.name, namespace=project.namespace))
     result.notes += [
-        "The key lives in the deployment's key Secret (aksmcp-server-api-key, key `api-key`), created with a random "
-        "value by `aksmcp deploy` (or now, with --context/--kubeconfig); it is never written to a file.",
+        f"The key lives in Secret {project.name}-api-key (item `api-key`), created with a random value by "
+        "`aksmcp deploy` (or now, with --context/--kubeconfig); it is never written to a file.",
         f"Rotate it with zero failed calls: aksmcp auth rotate deploy/{project.name} -n {project.namespace}",
     ]
     return result
@@ -133,7 +133,7 @@ deployment mounts (key `api-key`), never in a ConfigMap or a file in this reposi
 
 ```bash
 # read it (e.g. for a client that is not configured by `aksmcp connect`)
-kubectl -n {namespace} get secret aksmcp-server-api-key -o jsonpath='{{.data.api-key}}' | base64 -d
+kubectl -n {namespace} get secret {name}-api-key -o jsonpath='{{.data.api-key}}' | base64 -d
 # rotate with zero failed calls: old and new keys are both accepted until every pod has rolled
 aksmcp auth rotate deploy/{name} -n {namespace}
 # ...switch the clients to the new key, then retire the old one

@@ -1,9 +1,8 @@
-"""A generated project (`aksmcp init`, issue 12) as the generators see it: its metadata from
-aksmcp.yaml and its kustomize overlay under manifests/ (see the generated-project contract)."""
+"""A generated project (`aksmcp init`) as the generators see it: its metadata from aksmcp.yaml and its
+kustomize overlay under manifests/ (see the generated-project contract)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,6 @@ VENDORED_COMPONENTS = "aksmcp/components"
 # The names the base gives its objects; overlay patches target these (the renderer renames at deploy).
 BASE_NAME = "aksmcp-server"
 BASE_NAMESPACE = "mcp-system"
-
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class ComponentError(Exception):
@@ -46,21 +43,13 @@ class Project:
         return hosts
 
 
-def _image_repository(meta: dict[str, Any]) -> str | None:
-    image = meta.get("image")
-    if isinstance(image, dict):
-        image = image.get("repository")
-    image = image or meta.get("image_repository") or meta.get("repository")
-    return str(image) if image else None
-
-
 def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _stateful_in_overlay(root: Path) -> bool:
-    """A project runs stateful sessions when its metadata says so or an overlay patch sets
-    AKSMCP_STATEFUL=true (the base is stateless)."""
+    """A project runs stateful sessions when an overlay patch sets AKSMCP_STATEFUL=true (the base is
+    stateless)."""
     for path in sorted((root / OVERLAY_DIR).glob("*.yaml")):
         try:
             docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
@@ -75,27 +64,19 @@ def _stateful_in_overlay(root: Path) -> bool:
 
 
 def load_project(root: Path) -> Project:
+    """The project at `root`: its aksmcp.yaml read by the deploy core (one reader of that file) and its
+    overlay, which must exist for a generator to edit it."""
+    from aksmcp_tui.core.deploy.project import ProjectError
+    from aksmcp_tui.core.deploy.project import load_project as load_metadata
+
     root = root.resolve()
-    meta_path = root / METADATA_FILE
-    overlay = root / OVERLAY_FILE
-    if not overlay.is_file():
+    if not (root / OVERLAY_FILE).is_file():
         raise ComponentError(
             f"{root} is not an aksmcp project: {OVERLAY_FILE} is missing "
             "(create one with `aksmcp init NAME`, or pass --project DIR)"
         )
-    meta: dict[str, Any] = {}
-    if meta_path.is_file():
-        try:
-            loaded = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ComponentError(f"{meta_path} is not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ComponentError(f"{meta_path} must be a mapping (name, namespace, image, ...)")
-        meta = loaded or {}
-    name = str(meta.get("name") or BASE_NAME)
-    namespace = str(meta.get("namespace") or BASE_NAMESPACE)
-    for label, value in (("name", name), ("namespace", namespace)):
-        if not _DNS1123.match(value):
-            raise ComponentError(f"{meta_path}: {label} {value!r} is not a DNS-1123 label")
-    stateful = _truthy(meta.get("stateful", False)) or _stateful_in_overlay(root)
-    return Project(root, name, namespace, _image_repository(meta), stateful)
+    try:
+        meta = load_metadata(root)
+    except ProjectError as exc:
+        raise ComponentError(str(exc)) from None
+    return Project(root, meta.name, meta.namespace, meta.image_repository or None, _stateful_in_overlay(root))
