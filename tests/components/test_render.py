@@ -28,7 +28,8 @@ AUTH = (None, "apikey", "entra")
 TLS = (False, True)
 MONITORING = (False, True)
 SCALE = (None, "hpa", "keda")
-COMBINATIONS = list(itertools.product(AUTH, TLS, MONITORING, SCALE))
+Combination = tuple[str | None, bool, bool, str | None]
+COMBINATIONS: list[Combination] = list(itertools.product(AUTH, TLS, MONITORING, SCALE))
 
 
 def _build(root: Path, auth: str | None, tls: bool, monitoring: bool, scale: str | None, **meta: Any) -> Path:
@@ -60,10 +61,13 @@ def _kinds(objects: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.mark.parametrize(("auth", "tls", "monitoring", "scale"), COMBINATIONS)
 def test_combination_renders_validates_and_stays_restricted(
-    tmp_path: Path, auth: str | None, tls: bool, monitoring: bool, scale: str | None
+    rendered_combinations: dict[Combination, tuple[Path, list[dict[str, Any]]]],
+    auth: str | None,
+    tls: bool,
+    monitoring: bool,
+    scale: str | None,
 ) -> None:
-    root = _build(tmp_path / "p", auth, tls, monitoring, scale, name="weather", namespace="tools")
-    objects = kubectl_kustomize(root / "manifests")
+    root, objects = rendered_combinations[(auth, tls, monitoring, scale)]
     # aksmcp's own renderer (what `aksmcp deploy` uses, no kustomize binary) renders the same objects
     assert render_kustomization(root / "manifests") == objects
     problems = [problem for obj in objects for problem in validate_object(obj)]
