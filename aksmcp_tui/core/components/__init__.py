@@ -2,7 +2,7 @@
 Entra ID), TLS ingress, monitoring, autoscaling (HPA or KEDA) and a CI workflow. A generator stages
 file edits in a ChangeSet (diff for --dry-run, atomic write otherwise; re-running stages no change);
 `rotate_api_key` is the one cluster operation. `deployed_components` reads a Deployment's components
-back for the dashboard."""
+back for the dashboard; `bearer_for_deployment` gets a client an Entra ID token for one that needs it."""
 
 from aksmcp_tui.core.components.annotations import (
     GENERATORS,
@@ -13,6 +13,7 @@ from aksmcp_tui.core.components.annotations import (
 from aksmcp_tui.core.components.auth import enable_api_key, enable_entra
 from aksmcp_tui.core.components.changes import ChangeSet, FileChange
 from aksmcp_tui.core.components.ci import generate_github
+from aksmcp_tui.core.components.entra import EntraTokenError, bearer_for_deployment, entra_access_token
 from aksmcp_tui.core.components.monitor import setup_monitoring
 from aksmcp_tui.core.components.overlay import COMPONENT_NAMES, enabled_components
 from aksmcp_tui.core.components.project import ComponentError, Project, load_project
@@ -27,15 +28,18 @@ __all__ = [
     "ChangeSet",
     "ComponentError",
     "DeployedComponent",
+    "EntraTokenError",
     "FileChange",
     "GeneratorResult",
     "Project",
+    "bearer_for_deployment",
     "configure_scale",
     "deployed_components",
     "enable_api_key",
     "enable_entra",
     "enable_tls",
     "enabled_components",
+    "entra_access_token",
     "entra_client_settings",
     "generate_github",
     "load_project",
