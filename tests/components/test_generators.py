@@ -74,6 +74,8 @@ def test_generator_prints_changes_then_is_idempotent_and_dry_run_writes_nothing(
         (["auth", "enable", "--api-key", "--tenant", TENANT], "go with --entra"),
         (["ci", "generate", "github", "--registry", "docker.io"], "ACR login server"),
         (["monitor", "setup", "--release", "bad release"], "--release"),
+        (["auth", "rotate", "svc/weather"], "must be deploy/NAME"),
+        (["auth", "rotate", "--timeout", "0"], "--timeout must be positive"),
     ],
 )
 def test_bad_input_is_refused_with_a_message_and_changes_nothing(
@@ -88,6 +90,8 @@ def test_bad_input_is_refused_with_a_message_and_changes_nothing(
 def test_not_a_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["monitor", "setup", "--project", str(tmp_path)]) == 2
     assert "not an aksmcp project" in capsys.readouterr().err
+    assert main(["auth", "rotate", "--project", str(tmp_path)]) == 2
+    assert "which deployment? pass deploy/NAME" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
