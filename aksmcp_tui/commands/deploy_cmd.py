@@ -123,6 +123,8 @@ def _deploy(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         smoke_test=not args.no_smoke_test,
     )
+    if not args.yes and not args.dry_run and sys.stdin.isatty():
+        options.confirm = _ask
     flow = DeployFlow(options)
     try:
         ok = asyncio.run(_print_events(flow))
@@ -132,6 +134,13 @@ def _deploy(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr)
         return 130
     return 0 if ok else 1
+
+
+async def _ask(question: str) -> bool:
+    import asyncio
+
+    answer = await asyncio.to_thread(input, f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 async def _print_events(flow: Any) -> bool:

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from aksmcp_tui.sandbox.scheduling import unschedulable_reason
 from aksmcp_tui.sandbox.selectors import Matcher, combine, parse_field_selector, parse_label_selector
 
 log = logging.getLogger(__name__)
@@ -299,8 +300,14 @@ class Store:
             meta.pop("generation", None)
         meta.pop("deletionTimestamp", None)
         meta.pop("deletionGracePeriodSeconds", None)
-        if resource == "pods":
-            obj.setdefault("spec", {}).setdefault("nodeName", NODE_NAME)
+        if resource == "pods" and not obj.setdefault("spec", {}).get("nodeName"):
+            # The one-node scheduler: bind at once, unless the pod cannot fit the node (then it stays
+            # Pending and the node marks it Unschedulable, as kube-scheduler would). Each pod is checked
+            # against the node on its own: pods are host processes, and summing everyone's requests would
+            # make unrelated workloads (and tests) on the shared sandbox refuse each other.
+            node = self.peek("nodes", None, NODE_NAME)
+            if node is None or unschedulable_reason(obj, node, []) is None:
+                obj["spec"]["nodeName"] = NODE_NAME
         meta["resourceVersion"] = str(self._next_rv())
         entry = self._store(resource, obj)
         if resource == "events":

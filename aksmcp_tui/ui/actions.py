@@ -41,7 +41,7 @@ MAIN_ACTIONS: tuple[UiAction, ...] = (
     UiAction("later('Logs')", "l", "l", "Logs", "Logs", f"Follow the pods' logs ({LATER})", later=True),
     UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
     UiAction("later('Console')", "c", "c", "Console", "MCP console", f"Call tools on the server ({LATER})", later=True),
-    UiAction("later('Deploy')", "d", "d", "Deploy", "Deploy", f"Build and deploy an MCP server ({LATER})", later=True),
+    UiAction("deploy", "d", "d", "Deploy", "Deploy", "Build, push and deploy an MCP server project, step by step"),
     UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
     UiAction("back", "escape", "esc", "Back", "Clear filter", "Clear the filter / leave the prompt", show=False),
     UiAction("quit_app", "q", "q", "Quit", "Quit", "Leave aksmcp"),

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import shlex
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -310,4 +312,130 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
             "AKSMCP_COMMAND_TIMEOUT_SECONDS", env.get("AKSMCP_COMMAND_TIMEOUT_SECONDS"), 30.0, minimum=0.1
         ),
         enable_test_tools=_parse_bool("AKSMCP_ENABLE_TEST_TOOLS", env.get("AKSMCP_ENABLE_TEST_TOOLS"), False),
+    )
+
+
+# ----------------------------------------------------------------------------------- bridge mode --
+
+DEFAULT_POOL_SIZE = 16
+DEFAULT_IDLE_SECONDS = 1800.0
+
+BRIDGE_ENV_HELP = """environment (besides the server's own AKSMCP_* settings, see aksmcp-server --help):
+  AKSMCP_BRIDGE_COMMAND             the stdio command when none follows `--` (shell-quoted, never run
+                                    through a shell); set, it also turns `aksmcp-server` into the bridge
+  AKSMCP_BRIDGE_POOL_SIZE           max 2025-11-25 sessions, one child process each (default 16)
+  AKSMCP_BRIDGE_IDLE_SECONDS        a session idle this long is closed with its child (default 1800)
+  AKSMCP_BRIDGE_STARTUP_TIMEOUT_SECONDS   time a child gets for its handshake (default 30)
+"""
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    command: tuple[str, ...]
+    pool_size: int = DEFAULT_POOL_SIZE
+    idle_seconds: float = DEFAULT_IDLE_SECONDS
+    startup_timeout_seconds: float = 30.0
+
+
+def build_bridge_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aksmcp-server bridge",
+        usage="aksmcp-server bridge [options] -- COMMAND [ARGS...]",
+        description="Serve a stdio MCP server over Streamable HTTP (both protocol revisions) with the "
+        "runtime's health, readiness, metrics, auth and graceful drain.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=BRIDGE_ENV_HELP,
+    )
+    parser.add_argument("--host", help="bind address (env AKSMCP_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", help="port, 0 picks a free one (env AKSMCP_PORT, default 8080)")
+    parser.add_argument("--workspace", help="the child's working directory (env AKSMCP_WORKSPACE, default: here)")
+    parser.add_argument("--auth", choices=["none", "apikey", "entra"], help="auth mode (env AKSMCP_AUTH_MODE)")
+    parser.add_argument("--api-key-file", help="file holding the API key (env AKSMCP_API_KEY_FILE)")
+    parser.add_argument("--pool-size", help=f"max sessions, one child each (default {DEFAULT_POOL_SIZE})")
+    parser.add_argument("--idle-seconds", help="close a session idle this long (default 1800)")
+    return parser
+
+
+def _parse_command(raw: str, source: str) -> tuple[str, ...]:
+    try:
+        words = tuple(shlex.split(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{source}: cannot parse {raw!r}: {exc}") from None
+    return words
+
+
+def _bridge_settings(
+    command: Sequence[str], pool_raw: str | None, idle_raw: str | None, env: Mapping[str, str]
+) -> BridgeSettings:
+    if not command:
+        raise ConfigError(
+            "bridge mode needs the stdio command: aksmcp-server bridge -- COMMAND [ARGS...] (or AKSMCP_BRIDGE_COMMAND)"
+        )
+    if shutil.which(command[0]) is None:
+        raise ConfigError(f"bridge command {command[0]!r} was not found (not executable, or not on PATH)")
+    pool = _parse_number("--pool-size / AKSMCP_BRIDGE_POOL_SIZE", pool_raw, DEFAULT_POOL_SIZE, minimum=1)
+    if pool != int(pool):
+        raise ConfigError(f"--pool-size must be a whole number, not {pool_raw!r}")
+    return BridgeSettings(
+        command=tuple(command),
+        pool_size=int(pool),
+        idle_seconds=_parse_number(
+            "--idle-seconds / AKSMCP_BRIDGE_IDLE_SECONDS", idle_raw, DEFAULT_IDLE_SECONDS, minimum=0.1
+        ),
+        startup_timeout_seconds=_parse_number(
+            "AKSMCP_BRIDGE_STARTUP_TIMEOUT_SECONDS", env.get("AKSMCP_BRIDGE_STARTUP_TIMEOUT_SECONDS"), 30.0, minimum=0.1
+        ),
+    )
+
+
+def load_bridge_settings(argv: Sequence[str], env: Mapping[str, str] | None = None) -> tuple[Settings, BridgeSettings]:
+    """`aksmcp-server bridge [options] -- COMMAND [ARGS...]`: the server's settings plus the bridge's."""
+    env = os.environ if env is None else env
+    argv = list(argv)
+    if "--" in argv:
+        split = argv.index("--")
+        options, command = argv[:split], argv[split + 1 :]
+    else:
+        options, command = argv, []
+    args, rest = build_bridge_parser().parse_known_args(options)
+    if rest:
+        # Anything not an option is the command (the `--` is optional when the command has no options).
+        if rest[0].startswith("-") or command:
+            raise ConfigError(f"unknown option {rest[0]!r} (put the stdio command after --)")
+        command = rest
+    if not command:
+        command = list(_parse_command(env.get("AKSMCP_BRIDGE_COMMAND", ""), "AKSMCP_BRIDGE_COMMAND"))
+    server_env = dict(env)
+    if args.auth:
+        server_env["AKSMCP_AUTH_MODE"] = args.auth
+    if args.api_key_file:
+        server_env["AKSMCP_API_KEY_FILE"] = args.api_key_file
+    server_argv = ["--transport", "http"]
+    for flag in ("host", "port", "workspace"):
+        value = getattr(args, flag)
+        if value is not None:
+            server_argv += [f"--{flag}", value]
+    settings = load_settings(server_argv, server_env)
+    bridge = _bridge_settings(
+        command,
+        args.pool_size or env.get("AKSMCP_BRIDGE_POOL_SIZE"),
+        args.idle_seconds or env.get("AKSMCP_BRIDGE_IDLE_SECONDS"),
+        env,
+    )
+    return settings, bridge
+
+
+def bridge_from_environment(settings: Settings, env: Mapping[str, str] | None = None) -> BridgeSettings | None:
+    """AKSMCP_BRIDGE_COMMAND turns a plain `aksmcp-server` (the image's default command) into the bridge."""
+    env = os.environ if env is None else env
+    raw = env.get("AKSMCP_BRIDGE_COMMAND", "").strip()
+    if not raw:
+        return None
+    if settings.transport != "http":
+        raise ConfigError("AKSMCP_BRIDGE_COMMAND is set, and the bridge serves Streamable HTTP: use --transport http")
+    return _bridge_settings(
+        _parse_command(raw, "AKSMCP_BRIDGE_COMMAND"),
+        env.get("AKSMCP_BRIDGE_POOL_SIZE"),
+        env.get("AKSMCP_BRIDGE_IDLE_SECONDS"),
+        env,
     )

@@ -142,6 +142,20 @@ class Metrics:
         )
         self.draining = Gauge("mcp_draining", "1 while the server is shutting down.", registry=self.registry)
 
+    def learn_tools(self, names: Iterable[str], limit: int = 256) -> None:
+        """Add tool names found at run time (a bridged server's tools/list), up to `limit` labels in all.
+
+        The names come from the server being served, never from a client's request, so the label set
+        stays as bounded as the server's own tool list (and `limit` caps even a misbehaving server).
+        """
+        for name in names:
+            if name in self.tool_names or len(self.tool_names) >= limit:
+                continue
+            self.tool_names = self.tool_names | {name}
+            for outcome in ("ok", "tool_error", "protocol_error"):
+                self._counts.tool_calls[(name, outcome)] = 0
+            self._counts.tool_durations[name] = _Histogram(DURATION_BUCKETS)
+
     def tool_label(self, name: Any) -> str:
         return name if isinstance(name, str) and name in self.tool_names else "unknown"
 

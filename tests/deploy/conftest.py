@@ -143,14 +143,48 @@ def python_base_image(docker_engine: object) -> str:
     return match.group(1)
 
 
-def offline_wheels(project: Path) -> None:
-    """wheels/ for the project and its dependencies, so the image build needs no network (the
-    Dockerfile installs from wheels/ when present); the Dockerfile itself is never edited."""
+@pytest.fixture(scope="package")
+def dependency_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Wheels of the runtime's dependencies and of mcp-server-time, built once for every image test
+    (a real user's pip cache plays this part); each project adds only its own wheel."""
     import subprocess
     import sys
 
+    wheels = tmp_path_factory.mktemp("wheels")
+    repo = Path(__file__).resolve().parents[2]
+    for target in (str(repo / "server"), "mcp-server-time==2026.10.19"):
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", target, "--wheel-dir", str(wheels)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    for runtime in wheels.glob("aksmcp_server-*.whl"):
+        runtime.unlink()  # each project builds its own (same distribution name, the project's code)
+    return wheels
+
+
+def offline_wheels(project: Path, dependencies: Path) -> None:
+    """wheels/ in the project: the shared dependency wheels plus the project's own, so the image
+    build needs no network (the Dockerfile installs from wheels/ when present; it is never edited)."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(dependencies, project / "wheels")
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", str(project), "--wheel-dir", str(project / "wheels")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            str(project),
+            "--wheel-dir",
+            str(project / "wheels"),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

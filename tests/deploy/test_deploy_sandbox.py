@@ -200,3 +200,106 @@ def test_bad_input_is_refused_with_a_clear_message(
     err = capsys.readouterr().err
     assert "cannot reach the cluster" in err and "nothing was applied to the cluster" in err
     assert main(["deploy", str(project), "--image", REFERENCE_IMAGE, "--tag", "x"]) == 2
+
+
+def test_unschedulable_pod_says_why_and_what_to_change(
+    deploy_sandbox: ThreadedSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path, "greedy", "deploy-sched")
+    add_patch(
+        project,
+        "greedy-size.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: aksmcp-server, namespace: mcp-system}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n        - name: server\n          resources:\n"
+        "            requests: {memory: 512Gi}\n            limits: {memory: 512Gi}\n",
+    )
+    assert deploy(deploy_sandbox, project, "--image", REFERENCE_IMAGE, "--replicas", "1") == 1
+    err = capsys.readouterr().err
+    assert "cannot be scheduled: 0/1 nodes are available: 1 Insufficient memory." in err, err
+    assert "lower the CPU/memory requests" in err
+    pod = kubectl(deploy_sandbox, "-n", "deploy-sched", "get", "pods")["items"][0]
+    assert pod["status"]["phase"] == "Pending" and "nodeName" not in pod["spec"]
+
+
+def test_quota_denial_is_diagnosed(
+    deploy_sandbox: ThreadedSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path, "capped", "deploy-quota")
+    assert deploy(deploy_sandbox, project, "--image", REFERENCE_IMAGE, "--replicas", "1", "--no-smoke-test") == 0
+    quota = tmp_path / "quota.yaml"
+    quota.write_text("apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: two-pods}\nspec: {hard: {pods: '1'}}\n")
+    kubectl(deploy_sandbox, "-n", "deploy-quota", "apply", "-f", str(quota))
+    capsys.readouterr()
+    assert deploy(deploy_sandbox, project, "--image", REFERENCE_IMAGE, "--replicas", "2", "--no-smoke-test") == 1
+    err = capsys.readouterr().err
+    assert "the namespace's ResourceQuota is exhausted" in err, err
+    assert "exceeded quota: two-pods, requested: pods=1, used: pods=1, limited: pods=1" in err
+
+
+def test_a_patch_that_breaks_the_restricted_standard_is_refused_before_apply(
+    deploy_sandbox: ThreadedSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path, "rooty", "deploy-pss")
+    add_patch(
+        project,
+        "rooty-root.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: aksmcp-server, namespace: mcp-system}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n        - name: server\n          securityContext:\n"
+        "            privileged: true\n            allowPrivilegeEscalation: true\n",
+    )
+    assert deploy(deploy_sandbox, project, "--image", REFERENCE_IMAGE) == 1
+    err = capsys.readouterr().err
+    assert "break the restricted Pod Security Standard: Deployment rooty: server: privileged" in err, err
+    assert "nothing was applied to the cluster" in err
+    namespaces = [n["metadata"]["name"] for n in kubectl(deploy_sandbox, "get", "namespaces")["items"]]
+    assert "deploy-pss" not in namespaces
+
+
+async def test_a_declined_confirmation_applies_nothing(deploy_sandbox: ThreadedSandbox, tmp_path: Path) -> None:
+    from aksmcp_tui.core.deploy.events import Finished
+    from aksmcp_tui.core.deploy.flow import DeployFlow, DeployOptions
+
+    project = make_project(tmp_path, "asked", "deploy-asked")
+    questions: list[str] = []
+
+    async def decline(question: str) -> bool:
+        questions.append(question)
+        return False
+
+    options = DeployOptions(
+        path=project, kubeconfig=str(deploy_sandbox.kubeconfig_path), image=REFERENCE_IMAGE, confirm=decline
+    )
+    events = [event async for event in DeployFlow(options).run()]
+    assert questions == [
+        f"apply 7 objects of asked ({REFERENCE_IMAGE}) to context aksmcp-sandbox, namespace deploy-asked?"
+    ]
+    finished = events[-1]
+    assert isinstance(finished, Finished) and not finished.ok
+    assert finished.leftovers == ("nothing was applied to the cluster",)
+
+
+def test_ctrl_c_says_what_was_applied_and_how_to_clean_it(deploy_sandbox: ThreadedSandbox, tmp_path: Path) -> None:
+    import signal
+    import sys
+
+    project = make_project(tmp_path, "interrupted", "deploy-sigint")
+    add_patch(
+        project,
+        "interrupted-probe.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: aksmcp-server, namespace: mcp-system}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n        - name: server\n          readinessProbe:\n"
+        "            httpGet: {path: /never, port: mcp}\n            failureThreshold: 100\n",
+    )
+    command = [sys.executable, "-m", "aksmcp_tui.cli", "deploy", str(project), "--yes", "--replicas", "1"]
+    command += ["--kubeconfig", str(deploy_sandbox.kubeconfig_path), "--image", REFERENCE_IMAGE]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        for line in proc.stdout:
+            if line.startswith("==> rollout"):
+                break
+        proc.send_signal(signal.SIGINT)
+        err = proc.stderr.read()
+        assert proc.wait(timeout=30) == 130, err
+    assert "aksmcp deploy: cancelled" in err
+    assert "applied: Namespace deploy-sigint" in err and "Deployment deploy-sigint/interrupted" in err
+    assert "remove with: kubectl -n deploy-sigint delete" in err and "deployment/interrupted" in err

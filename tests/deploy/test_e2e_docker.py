@@ -1,7 +1,8 @@
 """End to end with a real Docker engine and registry: `aksmcp init` → `aksmcp deploy` builds the
 image (docker SDK), pushes it to a registry on 127.0.0.1, applies it to the sandbox whose node
 runs the pushed image as a real container, and the smoke test calls tools/list through a forward.
-Also: a push the registry cannot take is an error even though the SDK hides it in the stream."""
+Also: a push the registry cannot take is an error even though the SDK hides it in the stream, and a
+catalog project (mcp-server-time, pinned) answers through the runtime's bridge."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import add_patch, make_project, offline_wheels
+from conftest import add_patch, offline_wheels
 
 from aksmcp_tui.cli import main
 from aksmcp_tui.sandbox.testing import ThreadedSandbox
@@ -28,13 +29,14 @@ def test_init_build_push_deploy_to_containers_and_smoke_test(
     docker_engine: object,
     registry: str,
     python_base_image: str,
+    dependency_wheels: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["init", "boxed-tools", "--dir", str(tmp_path / "boxed-tools"), "-n", "deploy-e2e"]) == 0
     project = tmp_path / "boxed-tools"
     add_patch(project, "boxed-tools-runtime.yaml", RUN_AS_CONTAINER)
-    offline_wheels(project)
+    offline_wheels(project, dependency_wheels)
     argv = ["deploy", str(project), "--kubeconfig", str(deploy_sandbox.kubeconfig_path), "--registry", registry]
     assert main([*argv, "--replicas", "1", "--yes"]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
@@ -89,19 +91,30 @@ def test_init_build_push_deploy_to_containers_and_smoke_test(
     )["items"]
     assert len(sets) == 1
 
+    # A registry that cannot take the push: an error (the SDK only reports it inside the stream),
+    # and nothing reaches the cluster. The build is the cached one: same source.
+    closed = ["deploy", str(project), "--kubeconfig", str(deploy_sandbox.kubeconfig_path), "--registry", "127.0.0.1:1"]
+    assert main([*closed, "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED push: the push of 127.0.0.1:1/boxed-tools:" in err
+    assert "nothing was applied to the cluster" in err
 
-def test_a_push_the_registry_refuses_is_an_error(
+
+def test_catalog_bridge_project_builds_and_answers_through_the_bridge(
     deploy_sandbox: ThreadedSandbox,
     docker_engine: object,
+    registry: str,
     python_base_image: str,
+    dependency_wheels: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    project = make_project(tmp_path, "nowhere", "deploy-push")
-    offline_wheels(project)
-    closed = "127.0.0.1:1"  # nothing listens there
-    argv = ["deploy", str(project), "--kubeconfig", str(deploy_sandbox.kubeconfig_path), "--registry", closed]
-    assert main([*argv, "--yes"]) == 1
-    err = capsys.readouterr().err
-    assert "FAILED push: the push of 127.0.0.1:1/nowhere:" in err
-    assert "nothing was applied to the cluster" in err
+    assert main(["init", "clock", "--template", "time", "--dir", str(tmp_path / "clock"), "-n", "deploy-bridge"]) == 0
+    project = tmp_path / "clock"
+    add_patch(project, "clock-runtime.yaml", RUN_AS_CONTAINER)
+    offline_wheels(project, dependency_wheels)
+    argv = ["deploy", str(project), "--kubeconfig", str(deploy_sandbox.kubeconfig_path), "--registry", registry]
+    assert main([*argv, "--replicas", "1", "--yes"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    # tools/list went through the forward, the runtime's bridge, and the pinned mcp-server-time.
+    assert "answered tools/list with 2 tools (get_current_time, convert_time)" in out, out

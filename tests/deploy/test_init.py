@@ -123,7 +123,12 @@ def test_bridge_template_from_a_command(tmp_path: Path) -> None:
             directory=tmp_path / "m",
         ).path
     )
-    assert npx.build_args["MCP_PACKAGE"] == "npm:@modelcontextprotocol/server-memory@2026.8.31"
+    assert npx.build_args == {
+        "MCP_PACKAGE": "npm:@modelcontextprotocol/server-memory@2026.8.31",
+        "MCP_COMMAND": "npm exec --offline --yes --prefix /opt/mcp/node -- @modelcontextprotocol/server-memory",
+    }
+    readme = (tmp_path / "m" / "README.md").read_text()
+    assert "needs node and npm in the image" in readme and "PYTHON_IMAGE" in readme
 
 
 def test_list_and_bad_input_exit_non_zero_and_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,7 @@ import copy
 import difflib
 import os
 import secrets as secrets_module
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,9 @@ class DeployOptions:
     registry_login: tuple[str, str] | None = None  # (username, password): never printed
     timeout: float = 300.0
     smoke_test: bool = True
+    # Asked once before the cluster is changed (the CLI prompts on a terminal unless --yes);
+    # None = go ahead. Gets one line saying what would be applied where.
+    confirm: Callable[[str], Awaitable[bool]] | None = None
 
 
 @dataclass
@@ -233,6 +236,15 @@ class DeployFlow:
             async for event in self._dry_run(kube, objects):
                 yield event
             return
+
+        if opts.confirm is not None:
+            where = f"context {kube.name}, namespace {namespace}"
+            question = f"apply {len(objects)} objects of {project.name} ({image}) to {where}?"
+            if not await opts.confirm(question):
+                self.state.finished = True
+                yield StepSkipped("apply", "not confirmed")
+                yield Finished(False, "not applied: the deploy was not confirmed", leftovers=self.leftovers())
+                return
 
         async for event in self._apply(kube, project, objects, params):
             yield event

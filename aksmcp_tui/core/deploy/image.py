@@ -74,16 +74,24 @@ async def _stream(produce: Callable[[], Iterator[dict[str, Any]]]) -> AsyncItera
     queue: asyncio.Queue[Any] = asyncio.Queue()
     stop = threading.Event()
 
+    def deliver(item: Any) -> None:
+        # The loop may be gone when the consumer stopped early (a failed push ends the flow while
+        # the SDK still drains its stream): then nobody waits for the item.
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:
+            stop.set()
+
     def worker() -> None:
         try:
             for message in produce():
                 if stop.is_set():
                     break
-                loop.call_soon_threadsafe(queue.put_nowait, message)
+                deliver(message)
         except BaseException as exc:  # delivered to the loop, raised there
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
+            deliver(exc)
         finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            deliver(_DONE)
 
     thread = threading.Thread(target=worker, name="docker-stream", daemon=True)
     thread.start()

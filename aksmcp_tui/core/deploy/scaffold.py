@@ -30,6 +30,8 @@ ENV_SECRET_PLACEHOLDER = BASE_ENV_SECRET
 # Patches name the base's objects where the base puts them (kustomize patches before it re-namespaces).
 BASE_NAMESPACE = "mcp-system"
 _SERVER_FILES = ("Dockerfile", ".dockerignore", "pyproject.toml")
+# Where server/Dockerfile installs an npm MCP_PACKAGE.
+NPM_PREFIX = "/opt/mcp/node"
 _SERVER_PACKAGE = "aksmcp_server"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".venv", "wheels", "build", "dist")
 
@@ -60,8 +62,9 @@ def bridge_from_command(command: str) -> tuple[str, str]:
     """(MCP_PACKAGE, MCP_COMMAND) for `--command "npx -y pkg[@v] ..."` or `"uvx pkg[==v] ..."`.
 
     The package is installed into the image at build time, so the pod never downloads code:
-    uvx's package runs as its console script (named like the package, PyPI's convention), npx's
-    through npx, which finds the installed package instead of fetching it."""
+    uvx's package runs as its console script (named like the package, PyPI's convention); npx's
+    runs through `npm exec --offline` from the image's npm prefix (/opt/mcp/node, where the
+    Dockerfile installs it), which runs the installed package and never fetches one."""
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -75,7 +78,9 @@ def bridge_from_command(command: str) -> tuple[str, str]:
         raise ScaffoldError(f"--command {command!r} names no package after {tool}")
     if tool == "npx":
         spec, args = positional[0], positional[1:]
-        return f"npm:{spec}", shlex.join(["npx", "-y", spec, *args])
+        return f"npm:{spec}", shlex.join(
+            ["npm", "exec", "--offline", "--yes", "--prefix", NPM_PREFIX, "--", _npm_name(spec), *args]
+        )
     if tool == "uvx":
         spec, args = positional[0], positional[1:]
         if flags:
@@ -84,6 +89,13 @@ def bridge_from_command(command: str) -> tuple[str, str]:
         return f"pypi:{spec}", shlex.join([binary, *args])
     # Anything else is a command already in the image (or a build argument decides the package).
     return "", shlex.join(argv)
+
+
+def _npm_name(spec: str) -> str:
+    """`@scope/pkg@1.2.3` -> `@scope/pkg` (npm exec then takes the installed version)."""
+    scope = spec.startswith("@")
+    name, _, _ = spec[1:].partition("@") if scope else spec.partition("@")
+    return ("@" if scope else "") + name
 
 
 def _copy_server(template: Path, target: Path) -> None:
@@ -244,6 +256,12 @@ def _readme(project: Project, entry: CatalogEntry | None, command: str | None) -
             f"The image runs aksmcp's stdio bridge around {what}: the package is pinned in `aksmcp.yaml`",
             "(`build_args`) and installed at build time, so pods never download code.",
         ]
+        if project.build_args.get("MCP_PACKAGE", "").startswith("npm:"):
+            lines += [
+                "",
+                "An npm package needs node and npm in the image: python:*-slim has neither, so add",
+                "`PYTHON_IMAGE: <an image with python3, node and npm>` under `build_args` in `aksmcp.yaml`.",
+            ]
         if entry and entry.homepage:
             lines.append(f"Upstream: {entry.homepage}.")
         if entry and entry.egress_note:

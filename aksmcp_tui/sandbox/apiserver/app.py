@@ -27,6 +27,7 @@ from aksmcp_tui.sandbox.apiserver.resources import Registry, ResourceType
 from aksmcp_tui.sandbox.apiserver.status import ApiError, status_body, status_response
 from aksmcp_tui.sandbox.apiserver.tables import table, wants_table
 from aksmcp_tui.sandbox.apiserver.validation import required_status_defaults, strict_decode, validate
+from aksmcp_tui.sandbox.quota import quota_denial
 from aksmcp_tui.sandbox.selectors import SelectorError, combine, parse_field_selector, parse_label_selector
 from aksmcp_tui.sandbox.store import (
     AlreadyExistsError,
@@ -527,6 +528,10 @@ class ApiServer:
         self._check_namespace(rt, meta.get("namespace"), str(meta.get("name", "")))
         self._on_create(rt, obj)
         self._validate(rt, obj)
+        if rt.kind == "Pod" and not rt.crd:
+            denial = quota_denial(self.store, str(meta.get("namespace")), str(meta.get("name")), obj.get("spec") or {})
+            if denial:
+                raise ApiError(403, "Forbidden", denial, {"name": meta.get("name"), "kind": "pods"})
         meta.pop("resourceVersion", None)
         meta.pop("uid", None)
         meta.pop("managedFields", None)

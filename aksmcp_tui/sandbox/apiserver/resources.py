@@ -95,6 +95,7 @@ def builtin_types() -> list[ResourceType]:
         ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True, ["sa"]),
         ResourceType("", "v1", "events", "Event", True, ["ev"]),
         ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ["pvc"], status=True),
+        ResourceType("", "v1", "resourcequotas", "ResourceQuota", True, ["quota"], status=True),
         ResourceType("apps", "v1", "deployments", "Deployment", True, ["deploy"], ["all"], status=True, scale=True),
         ResourceType("apps", "v1", "replicasets", "ReplicaSet", True, ["rs"], ["all"], status=True, scale=True),
         ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),

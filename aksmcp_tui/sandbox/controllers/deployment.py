@@ -449,6 +449,19 @@ class DeploymentController(Controller):
                     "ProgressDeadlineExceeded",
                     f'ReplicaSet "{rs_name}" has timed out progressing.',
                 )
+        # The new ReplicaSet's ReplicaFailure (pods refused: quota, admission) shows on the Deployment.
+        failure = next(
+            (
+                c
+                for c in ((new_rs or {}).get("status") or {}).get("conditions") or []
+                if c.get("type") == "ReplicaFailure" and c.get("status") == "True"
+            ),
+            None,
+        )
+        if failure is not None:
+            set_condition("ReplicaFailure", "True", str(failure.get("reason")), str(failure.get("message")))
+        else:
+            conditions.pop("ReplicaFailure", None)
         ordered = [conditions[k] for k in ("Available", "Progressing") if k in conditions]
         ordered += [c for k, c in conditions.items() if k not in ("Available", "Progressing")]
         status["conditions"] = ordered

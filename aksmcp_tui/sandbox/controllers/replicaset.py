@@ -11,6 +11,7 @@ from typing import Any
 from aksmcp_tui.sandbox.apiserver.defaults import apply_defaults
 from aksmcp_tui.sandbox.controllers.base import Controller, Key, controller_owner, own_key
 from aksmcp_tui.sandbox.controllers.owners import OwnerIndex
+from aksmcp_tui.sandbox.quota import quota_denial
 from aksmcp_tui.sandbox.store import NotFoundError, Store, WatchEvent
 
 COMPONENT = "replicaset-controller"
@@ -101,11 +102,21 @@ class ReplicaSetController(Controller):
         pods = self.pods_of(rs)
         active = [pod for pod in pods if pod_active(pod)]
         diff = len(active) - wanted
+        failure: str | None = None
         if diff < 0:
             for _ in range(min(-diff, MAX_BURST)):
+                failure = quota_denial(
+                    self.store, str(namespace), f"{name}-", (spec.get("template") or {}).get("spec") or {}
+                )
+                if failure:
+                    # What the real controller reports when the API server refuses its pod (quota, admission).
+                    self.store.record_event_now(
+                        rs, "FailedCreate", f"Error creating: {failure}", "Warning", component=COMPONENT
+                    )
+                    break
                 created = self._create_pod(rs)
                 self.store.record_event_now(rs, "SuccessfulCreate", f"Created pod: {created}", component=COMPONENT)
-            if -diff > MAX_BURST:
+            if -diff > MAX_BURST and not failure:
                 self.enqueue(key)
         elif diff > 0:
             # Delete the least useful first: not scheduled/ready, then the newest.
@@ -125,7 +136,7 @@ class ReplicaSetController(Controller):
                 self.store.record_event_now(
                     rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", component=COMPONENT
                 )
-        self._update_status(rs)
+        self._update_status(rs, failure)
 
     def _create_pod(self, rs: dict[str, Any]) -> str:
         meta = rs["metadata"]
@@ -164,7 +175,7 @@ class ReplicaSetController(Controller):
         self.store.create_now("pods", pod, owned=True)
         return name
 
-    def _update_status(self, rs: dict[str, Any]) -> None:
+    def _update_status(self, rs: dict[str, Any], failure: str | None = None) -> None:
         spec = rs.get("spec") or {}
         min_ready = int(spec.get("minReadySeconds", 0) or 0)
         pods = [pod for pod in self.pods_of(rs) if pod_active(pod)]
@@ -176,6 +187,19 @@ class ReplicaSetController(Controller):
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
         status = {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration")}
+        if failure:
+            previous: dict[str, Any] = next(
+                (c for c in (rs.get("status") or {}).get("conditions") or [] if c.get("type") == "ReplicaFailure"), {}
+            )
+            status["conditions"] = [
+                {
+                    "type": "ReplicaFailure",
+                    "status": "True",
+                    "reason": "FailedCreate",
+                    "message": failure,
+                    "lastTransitionTime": previous.get("lastTransitionTime") or _now(),
+                }
+            ]
 
         def write(obj: dict[str, Any]) -> bool | None:
             if obj.get("status") == status:
@@ -184,6 +208,10 @@ class ReplicaSetController(Controller):
             return None
 
         self.store.mutate_now("replicasets", rs["metadata"].get("namespace"), rs["metadata"]["name"], write)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _negate(stamp: str) -> str:

@@ -17,7 +17,8 @@ from aksmcp_tui.sandbox.node.logs import DEFAULT_MAX_BYTES
 from aksmcp_tui.sandbox.node.logserve import serve_log
 from aksmcp_tui.sandbox.node.portforward import serve_portforward
 from aksmcp_tui.sandbox.node.worker import PodWorker
-from aksmcp_tui.sandbox.store import GoneError, NotFoundError, Store
+from aksmcp_tui.sandbox.scheduling import unschedulable_reason
+from aksmcp_tui.sandbox.store import GoneError, NotFoundError, Store, now_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +165,45 @@ class Node:
         if (pod.get("status") or {}).get("phase") in _TERMINAL:
             return
         if not node:
+            if await self._unschedulable(pod):
+                return
             await self._bind(pod)
         worker = PodWorker(self, pod)
         self.workers[uid] = worker
         worker.start()
+
+    async def _unschedulable(self, pod: dict[str, Any]) -> bool:
+        """Leave a pod that cannot fit this node Pending, marked as the scheduler would (once)."""
+        node = self.store.peek("nodes", None, self.node_name)
+        if node is None:
+            return False
+        reason = unschedulable_reason(pod, node, [])  # the same check as the store's binding
+        if reason is None:
+            return False
+        meta = pod.get("metadata") or {}
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "PodScheduled" and c.get("message") == reason for c in conditions):
+            return True
+
+        def mark(obj: dict[str, Any]) -> bool:
+            status = obj.setdefault("status", {})
+            status["phase"] = "Pending"
+            status["conditions"] = [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": reason,
+                    "lastProbeTime": None,
+                    "lastTransitionTime": now_rfc3339(),
+                }
+            ]
+            return True
+
+        with contextlib.suppress(NotFoundError):
+            updated = await self.store.mutate("pods", meta.get("namespace"), str(meta.get("name")), mark)
+            await self.store.record_event(updated, "FailedScheduling", reason, "Warning", "default-scheduler")
+        return True
 
     async def _bind(self, pod: dict[str, Any]) -> None:
         meta = pod.get("metadata") or {}

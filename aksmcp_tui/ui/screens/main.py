@@ -402,5 +402,13 @@ class MainScreen(Screen[None]):
     def action_later(self, what: str) -> None:
         self.notify(f"{what} {LATER}.", title=what)
 
+    def action_deploy(self) -> None:
+        from aksmcp_tui.ui.screens.deploy import DeployScreen
+
+        if self.target is None:
+            self.notify("Pick a cluster first", title="Deploy", severity="warning")
+            return
+        self.app.push_screen(DeployScreen(self.target, self.query_one(FleetTable).selected, namespace=self.namespace))
+
     def action_quit_app(self) -> None:
         self.app.exit()

@@ -1,0 +1,10 @@
+"""Bridge mode: serve any stdio MCP server over Streamable HTTP with the runtime's health, metrics and auth.
+
+- `child`    one stdio MCP server process: spawn, handshake, id remapping, stderr to the log, exit handling
+- `sessions` the children: one shared child for stateless (2026-07-28) traffic, one per 2025-11-25
+             session from a bounded pool with idle reaping
+- `http`     the ASGI app: both protocol revisions on /mcp, whatever revision the child speaks
+- `runner`   `aksmcp-server bridge -- COMMAND ...` under the same draining uvicorn server
+"""
+
+from __future__ import annotations

@@ -1,0 +1,112 @@
+"""`aksmcp-server bridge`: the bridge app under the same draining uvicorn server as the reference server.
+
+SIGTERM: /readyz turns 503, in-flight calls finish (up to AKSMCP_GRACE_SECONDS), then uvicorn closes the
+listener and runs the lifespan shutdown, which closes every child's stdin (then SIGTERM, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import logging
+import sys
+
+import uvicorn
+from prometheus_client import Counter, Gauge
+
+from ..auth import ApiKeyAuthenticator, Authenticator, EntraAuthenticator
+from ..config import BridgeSettings, Settings
+from ..fastpath import HostGuard
+from ..http_app import ServingState
+from ..metrics import Metrics
+from ..runner import DrainingServer, _bind
+from ..security import allowed_origins, transport_security
+from .http import BridgeApp
+from .sessions import ChildPool
+
+logger = logging.getLogger("aksmcp_server")
+
+
+def build_bridge_app(settings: Settings, bridge: BridgeSettings) -> tuple[BridgeApp, ServingState]:
+    metrics = Metrics(())
+    children = Gauge(
+        "mcp_bridge_children",
+        "Running stdio server processes, by kind (shared, session).",
+        ["kind"],
+        registry=metrics.registry,
+    )
+    starts = Counter(
+        "mcp_bridge_child_starts", "stdio server processes started, by kind.", ["kind"], registry=metrics.registry
+    )
+    exits = Counter(
+        "mcp_bridge_child_exits", "stdio server processes that ended, by kind.", ["kind"], registry=metrics.registry
+    )
+    pool = ChildPool(
+        bridge.command,
+        pool_size=bridge.pool_size,
+        idle_seconds=bridge.idle_seconds,
+        startup_timeout=bridge.startup_timeout_seconds,
+        cwd=str(settings.workspace),
+        on_child_started=lambda kind: starts.labels(kind).inc(),
+        on_child_exited=lambda kind: exits.labels(kind).inc(),
+        on_tools_seen=metrics.learn_tools,
+    )
+    for kind in ("shared", "session"):
+        children.labels(kind).set_function(lambda kind=kind: pool.child_counts()[kind])  # type: ignore[misc]
+    authenticator: Authenticator | None = None
+    if settings.auth_mode == "apikey":
+        assert settings.api_key is not None
+        authenticator = ApiKeyAuthenticator(settings.api_key)
+    elif settings.auth_mode == "entra":
+        assert settings.entra is not None
+        authenticator = EntraAuthenticator(settings.entra)
+    state = ServingState()
+    app = BridgeApp(
+        pool,
+        metrics,
+        state,
+        authenticator,
+        HostGuard(transport_security(settings)),
+        allowed_origins(settings),
+        settings.max_body_bytes,
+    )
+    return app, state
+
+
+def run_bridge(settings: Settings, bridge: BridgeSettings) -> int:
+    app, state = build_bridge_app(settings, bridge)
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        print(f"aksmcp-server: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        timeout_graceful_shutdown=max(int(settings.grace_seconds), 1),
+        server_header=False,
+        proxy_headers=False,
+    )
+    server = DrainingServer(config, state, settings.grace_seconds)
+    gc.collect()
+    gc.freeze()
+    host_for_url = f"[{settings.host}]" if ":" in settings.host else settings.host
+    logger.info(
+        "listening",
+        extra={
+            "url": f"http://{host_for_url}:{port}/mcp",
+            "port": port,
+            "auth": settings.auth_mode,
+            "mode": "bridge",
+            "command": list(bridge.command),
+            "pool_size": bridge.pool_size,
+        },
+    )
+    server.run(sockets=[sock])
+    logger.info("stopped")
+    return 0
