@@ -26,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cmd.register(subcommands)
     fleet_cmd.register(subcommands)
     dashboard_cmd.register(subcommands)
-    components_cmd.register(subcommands)
     deploy_cmd.register(subcommands)
+    components_cmd.register(subcommands)
     parser.set_defaults(handler=dashboard_cmd.run_dashboard)
     return parser
 
