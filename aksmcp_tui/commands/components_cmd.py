@@ -46,7 +46,7 @@ def register(subcommands: Any) -> None:
     enable.add_argument("--client-id", help="the API's app registration (application) ID (with --entra)")
     enable.add_argument("--audience", help="token audience (default: api://CLIENT_ID and CLIENT_ID)")
     _cluster_options(enable)
-    enable.set_defaults(handler=run_auth_enable)
+    enable.set_defaults(handler=run_auth_enable, build=_build_auth)
     rotate = auth_actions.add_parser(
         "rotate",
         help="new API key, zero failed calls (old and new accepted until the pods roll)",
@@ -77,7 +77,7 @@ def register(subcommands: Any) -> None:
         default="webapprouting",
         help="webapprouting = AKS application routing add-on (default), nginx = ingress-nginx",
     )
-    tls_enable.set_defaults(handler=run_tls_enable)
+    tls_enable.set_defaults(handler=_run_generator, build=_build_tls)
 
     monitor = subcommands.add_parser("monitor", help="ServiceMonitor, alerts and a Grafana dashboard")
     monitor_actions = monitor.add_subparsers(dest="monitor_action", metavar="ACTION", required=True)
@@ -87,7 +87,7 @@ def register(subcommands: Any) -> None:
     setup.add_argument(
         "--release", default="kube-prometheus-stack", help="`release` label Prometheus selects (%(default)s)"
     )
-    setup.set_defaults(handler=run_monitor_setup)
+    setup.set_defaults(handler=_run_generator, build=_build_monitor)
 
     scale = subcommands.add_parser("scale", help="autoscaling: HPA on CPU or KEDA on request rate")
     scale_actions = scale.add_subparsers(dest="scale_action", metavar="ACTION", required=True)
@@ -103,7 +103,7 @@ def register(subcommands: Any) -> None:
     metric.add_argument("--cpu", type=int, metavar="P", help="target CPU utilisation in percent of the request")
     metric.add_argument("--rps-per-pod", type=float, metavar="N", help="target MCP requests per second per pod (KEDA)")
     configure.add_argument("--prometheus-url", help="Prometheus KEDA queries (default: prometheus-operated.monitoring)")
-    configure.set_defaults(handler=run_scale_configure)
+    configure.set_defaults(handler=_run_generator, build=_build_scale)
 
     ci = subcommands.add_parser("ci", help="CI workflow: build, push to ACR, deploy, test")
     ci_actions = ci.add_subparsers(dest="ci_action", metavar="ACTION", required=True)
@@ -117,7 +117,7 @@ def register(subcommands: Any) -> None:
     )
     github.add_argument("--registry", help="ACR login server, e.g. myregistry.azurecr.io (default: from aksmcp.yaml)")
     github.add_argument("--repo", help="GitHub OWNER/REPO for the federated credential (default: git remote origin)")
-    github.set_defaults(handler=run_ci_github)
+    github.set_defaults(handler=_run_generator, build=_build_ci)
 
 
 def _fail(command: str, message: str, code: int = EXIT_BAD_INPUT) -> int:
@@ -145,35 +145,48 @@ def _report(result: Any, dry_run: bool) -> int:
     return 0
 
 
-def _generate(command: str, args: argparse.Namespace, build: Any) -> int:
-    from aksmcp_tui.core.components import ComponentError, load_project
+def generator_result(args: argparse.Namespace) -> Any:
+    """The GeneratorResult of a parsed generator command line (nothing written yet). Raises
+    ComponentError on bad input. The dashboard calls this too, so both run the same code."""
+    from aksmcp_tui.core.components import load_project
+
+    return args.build(args, load_project(args.project))
+
+
+_ACTION_KEYS = ("command", "auth_action", "tls_action", "monitor_action", "scale_action", "ci_action", "ci_system")
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    return "aksmcp " + " ".join(str(getattr(args, key)) for key in _ACTION_KEYS if getattr(args, key, None))
+
+
+def _run_generator(args: argparse.Namespace) -> int:
+    from aksmcp_tui.core.components import ComponentError
 
     try:
-        project = load_project(args.project)
-        result = build(project)
-        return _report(result, args.dry_run)
+        return _report(generator_result(args), args.dry_run)
     except ComponentError as exc:
-        return _fail(command, str(exc))
+        return _fail(_command_name(args), str(exc))
     except OSError as exc:
-        return _fail(command, f"cannot write the project: {exc}", 1)
+        return _fail(_command_name(args), f"cannot write the project: {exc}", 1)
 
 
-def run_auth_enable(args: argparse.Namespace) -> int:
+def _build_auth(args: argparse.Namespace, project: Any) -> Any:
     from aksmcp_tui.core import components
 
     if args.entra:
         missing = [flag for flag, value in (("--tenant", args.tenant), ("--client-id", args.client_id)) if not value]
         if missing:
-            return _fail("aksmcp auth enable", f"--entra needs {' and '.join(missing)}")
-        return _generate(
-            "aksmcp auth enable",
-            args,
-            lambda p: components.enable_entra(p, args.tenant, args.client_id, args.audience),
-        )
+            raise components.ComponentError(f"--entra needs {' and '.join(missing)}")
+        return components.enable_entra(project, args.tenant, args.client_id, args.audience)
     if args.tenant or args.client_id or args.audience:
-        return _fail("aksmcp auth enable", "--tenant, --client-id and --audience go with --entra")
-    code = _generate("aksmcp auth enable", args, components.enable_api_key)
-    if code == 0 and not args.dry_run and (args.context or args.kubeconfig):
+        raise components.ComponentError("--tenant, --client-id and --audience go with --entra")
+    return components.enable_api_key(project)
+
+
+def run_auth_enable(args: argparse.Namespace) -> int:
+    code = _run_generator(args)
+    if code == 0 and args.api_key and not args.dry_run and (args.context or args.kubeconfig):
         return _ensure_key_secret(args)
     return code
 
@@ -252,31 +265,25 @@ def run_auth_rotate(args: argparse.Namespace) -> int:
         return _fail("aksmcp auth rotate", exc.message, 1)
 
 
-def run_tls_enable(args: argparse.Namespace) -> int:
+def _build_tls(args: argparse.Namespace, project: Any) -> Any:
     from aksmcp_tui.core.components import enable_tls
 
-    return _generate(
-        "aksmcp tls enable", args, lambda p: enable_tls(p, args.host, args.issuer, args.email, args.ingress_class)
-    )
+    return enable_tls(project, args.host, args.issuer, args.email, args.ingress_class)
 
 
-def run_monitor_setup(args: argparse.Namespace) -> int:
+def _build_monitor(args: argparse.Namespace, project: Any) -> Any:
     from aksmcp_tui.core.components import setup_monitoring
 
-    return _generate("aksmcp monitor setup", args, lambda p: setup_monitoring(p, args.release))
+    return setup_monitoring(project, args.release)
 
 
-def run_scale_configure(args: argparse.Namespace) -> int:
+def _build_scale(args: argparse.Namespace, project: Any) -> Any:
     from aksmcp_tui.core.components import configure_scale
 
-    return _generate(
-        "aksmcp scale configure",
-        args,
-        lambda p: configure_scale(p, args.minimum, args.maximum, args.cpu, args.rps_per_pod, args.prometheus_url),
-    )
+    return configure_scale(project, args.minimum, args.maximum, args.cpu, args.rps_per_pod, args.prometheus_url)
 
 
-def run_ci_github(args: argparse.Namespace) -> int:
+def _build_ci(args: argparse.Namespace, project: Any) -> Any:
     from aksmcp_tui.core.components import generate_github
 
-    return _generate("aksmcp ci generate github", args, lambda p: generate_github(p, args.registry, args.repo))
+    return generate_github(project, args.registry, args.repo)
