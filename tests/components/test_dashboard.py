@@ -1,5 +1,6 @@
 """The details screen lists a deployment's production components (from the annotations the components
-put on the Deployment) and offers the generator command of each: enter copies it."""
+put on the Deployment) and offers each generator: enter opens it, Preview shows the diff it would make
+to the deployment's project (nothing written), Apply writes it; bad input is a message, not a crash."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import Button, DataTable, Input, Static
 
 from aksmcp_tui.core import components
 from aksmcp_tui.sandbox.testing import ThreadedSandbox
 from aksmcp_tui.ui.app import make_app
+from aksmcp_tui.ui.screens.component import ComponentScreen
 from aksmcp_tui.ui.screens.details import DetailsScreen
-from tests.components.support import kubectl_kustomize
+from tests.components.support import kubectl_kustomize, make_project
 from tests.components.test_render import _build
 from tests.ui.sandbox_support import api_client, deployment, ensure_namespace
 from tests.ui.support import wait_for, write_kubeconfig
@@ -38,6 +40,7 @@ async def test_details_screen_shows_components_and_offers_generators(
 ) -> None:
     # A Deployment carrying exactly what the rendered overlay (API key + TLS + HPA) puts on it.
     root = _build(tmp_path / "p", "apikey", True, False, "hpa")
+    project = make_project(tmp_path / "weather")
     rendered = next(o for o in kubectl_kustomize(root / "manifests") if o["kind"] == "Deployment")
     body = deployment("weather", "tools", replicas=0)
     body["metadata"]["annotations"] = rendered["metadata"]["annotations"]
@@ -70,10 +73,35 @@ async def test_details_screen_shows_components_and_offers_generators(
         assert rows["monitoring"] == ("—", components.GENERATORS["monitoring"])
         assert rows["keda"][0] == rows["auth-entra"][0] == rows["ci"][0] == "—"
         table.focus()
-        monitoring_row = list(rows).index("monitoring")
-        table.move_cursor(row=monitoring_row)
+        table.move_cursor(row=list(rows).index("monitoring"))
         await pilot.press("enter")
-        await wait_for(pilot, lambda: copied == ["aksmcp monitor setup"], "the command copied")
-        await wait_for(
-            pilot, lambda: any("aksmcp monitor setup" in n.message for n in app._notifications), "a notification"
-        )
+        await wait_for(pilot, lambda: isinstance(app.screen, ComponentScreen), "the component screen")
+        screen = app.screen
+        assert isinstance(screen, ComponentScreen)
+        assert screen.query_one("#component-command", Input).value == "aksmcp monitor setup"
+        result = screen.query_one("#component-result", Static)
+
+        async def press(button: str, runs: int) -> str:
+            screen.query_one(button, Button).press()
+            await wait_for(pilot, lambda: screen.runs >= runs, f"{button} finished")
+            return str(result.render())
+
+        # no project yet: a message, not a crash
+        assert "Which project?" in await press("#component-preview", 1)
+        screen.query_one("#component-project", Input).value = str(project)
+        before = (project / "manifests" / "kustomization.yaml").read_text()
+        preview = await press("#component-preview", 2)
+        assert "+++ b/manifests/kustomization.yaml" in preview and "+- aksmcp/components/monitoring" in preview
+        assert (project / "manifests" / "kustomization.yaml").read_text() == before, "preview wrote to the project"
+        applied = await press("#component-apply", 3)
+        assert f"updated {project / 'manifests' / 'kustomization.yaml'}" in applied
+        assert "aksmcp/components/monitoring" in (project / "manifests" / "kustomization.yaml").read_text()
+        assert "No changes" in await press("#component-apply", 4)  # idempotent, as on the CLI
+        screen.query_one("#component-command", Input).value = "aksmcp scale configure --min 5 --max 2"
+        assert "--max (2) must be at least --min (5)" in await press("#component-preview", 5)
+        screen.query_one("#component-command", Input).value = "aksmcp ls"
+        assert "not a component generator" in await press("#component-preview", 6)
+        screen.query_one("#component-copy", Button).press()
+        await wait_for(pilot, lambda: copied == ["aksmcp ls"], "the command copied")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), "back on the details screen")

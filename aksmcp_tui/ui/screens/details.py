@@ -39,7 +39,7 @@ _EMPTY: dict[str, str] = {
     "events": "No recent events.",
     "components": "",
 }
-_TITLES = {"events": "Recent events", "components": "Production components (enter copies the command)"}
+_TITLES = {"events": "Recent events", "components": "Production components (enter: preview and apply)"}
 
 
 class DetailsScreen(Screen[None]):
@@ -172,15 +172,17 @@ class DetailsScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#details-components")
     def _offer_generator(self, event: DataTable.RowSelected) -> None:
-        """A component row: copy the generator command that adds (or reconfigures) it."""
+        """A component row: its generator, to preview (diff) and apply to the deployment's project."""
         from aksmcp_tui.core.components.annotations import GENERATORS
+        from aksmcp_tui.ui.screens.component import ComponentScreen, default_project_dir
 
-        name = str(self.query_one("#details-components", DataTable).get_row_at(event.cursor_row)[0])
+        name, state, detail = (
+            str(v) for v in self.query_one("#details-components", DataTable).get_row_at(event.cursor_row)
+        )
         command = GENERATORS.get(name)
-        if command is None:
-            return
-        self.app.copy_to_clipboard(command)
-        self.notify(f"{command}\nRun it in the project's directory, then deploy.", title=f"Copied: {name}")
+        if command is not None:
+            project = default_project_dir(self.workload.name)
+            self.app.push_screen(ComponentScreen(name, state, detail, command, project))
 
     @on(ProblemPanel.RetryRequested)
     def _retry(self) -> None:
