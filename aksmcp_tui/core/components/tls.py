@@ -9,6 +9,7 @@ from aksmcp_tui.core.components import annotations as ann
 from aksmcp_tui.core.components.changes import ChangeSet
 from aksmcp_tui.core.components.overlay import add_component, enabled_components, write_settings
 from aksmcp_tui.core.components.project import BASE_NAME, BASE_NAMESPACE, ComponentError, Project
+from aksmcp_tui.core.components.readme import set_readme_section
 from aksmcp_tui.core.components.result import GeneratorResult
 
 ISSUERS = ("letsencrypt-staging", "letsencrypt-prod")
@@ -123,6 +124,46 @@ def enable_tls(
         "--namespace cert-manager --create-namespace --set crds.enabled=true",
         f"Point DNS for {host} at the ingress controller's public IP; the server is then at {resource_url}",
     ]
+    set_readme_section(
+        changes,
+        "tls",
+        _README.format(
+            host=host,
+            url=resource_url,
+            issuer=issuer,
+            cls=class_name,
+            namespace=project.namespace,
+            name=project.name,
+            addon=_ADDON if ingress_class == "webapprouting" else _NGINX,
+        ),
+    )
     if "auth-apikey" not in enabled_components(changes) and "auth-entra" not in enabled_components(changes):
         result.notes.append("The base's API-key auth stays on; `aksmcp auth enable` adds key rotation or Entra ID.")
     return result
+
+
+_ADDON = """# AKS application routing (managed NGINX), once per cluster
+az aks approuting enable --resource-group RESOURCE_GROUP --name CLUSTER
+# its public IP, for the DNS record
+kubectl -n app-routing-system get service nginx -o jsonpath='{.status.loadBalancer.ingress[0].ip}'"""
+
+_NGINX = """# ingress-nginx, once per cluster
+helm upgrade --install ingress-nginx ingress-nginx --repo https://kubernetes.github.io/ingress-nginx \\
+  --namespace ingress-nginx --create-namespace
+kubectl -n ingress-nginx get service ingress-nginx-controller -o jsonpath='{.status.loadBalancer.ingress[0].ip}'"""
+
+_README = """## HTTPS: {url}
+
+An Ingress (class `{cls}`) publishes `/mcp` (and the OAuth metadata) on `{host}` with a certificate
+from cert-manager's `{issuer}` ClusterIssuer; `/metrics` and the health routes stay inside the cluster.
+
+```bash
+{addon}
+# cert-manager, once per cluster
+helm install cert-manager oci://quay.io/jetstack/charts/cert-manager --namespace cert-manager \\
+  --create-namespace --set crds.enabled=true
+# point an A record for {host} at that IP, deploy, then watch the certificate
+aksmcp deploy
+kubectl -n {namespace} get certificate {name}-tls -w
+```
+"""
