@@ -80,6 +80,7 @@ def start_registry(root: Path) -> tuple[subprocess.Popen[bytes] | None, str | No
     if binary is None:
         return None, None
     port = _free_port()
+    root.mkdir(parents=True, exist_ok=True)
     (root / "registry.yml").write_text(
         f"version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {root / 'data'}}}}}\n"
         f"http: {{addr: 127.0.0.1:{port}}}\n"
@@ -139,9 +140,19 @@ def provide_base_image() -> bool:
     return subprocess.run([sys.executable, str(script)], capture_output=True, timeout=1500).returncode == 0
 
 
-def wheels_for(project: Path) -> None:
+def wheels_for(project: Path, *, no_deps: bool = False) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", str(project), "--wheel-dir", str(project / "wheels")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            *(["--no-deps"] if no_deps else []),
+            str(project),
+            "--wheel-dir",
+            str(project / "wheels"),
+        ],
         check=True,
         capture_output=True,
         timeout=900,
@@ -173,7 +184,7 @@ async def bench_docker(kubeconfig: Path, work: Path, registry: str) -> dict[str,
     shutil.copytree(warm / "wheels", project / "wheels")
     for stale in (project / "wheels").glob("aksmcp_server-*.whl"):
         stale.unlink()
-    wheels_for(project)  # only the project's own wheel is built; the rest are there
+    wheels_for(project, no_deps=True)  # only the project's own wheel is built; the rest are there
     ok, steps, summary = await timed_deploy(
         DeployOptions(path=project, kubeconfig=str(kubeconfig), registry=registry, replicas=1)
     )

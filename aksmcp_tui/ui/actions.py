@@ -53,6 +53,7 @@ DETAILS_ACTIONS: tuple[UiAction, ...] = (
     UiAction("later('Logs')", "l", "l", "Logs", "Logs", f"Follow the pods' logs ({LATER})", later=True),
     UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
     UiAction("later('Console')", "c", "c", "Console", "MCP console", f"Call tools on the server ({LATER})", later=True),
+    UiAction("deploy", "d", "d", "Deploy", "Deploy", "Deploy a project to this deployment's cluster and namespace"),
     UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
 )
 

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aksmcp_tui.core.deploy.scaffold import init_project
 from aksmcp_tui.sandbox.testing import ThreadedSandbox
-
-REFERENCE_IMAGE = "ghcr.io/aksmcp/aksmcp-server:0.1.0"
+from tests.deploy.support import REGISTRY_USER
 
 
 @pytest.fixture(scope="package")
@@ -40,21 +38,6 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def make_project(root: Path, name: str, namespace: str, **kwargs: object) -> Path:
-    return init_project(name, directory=root / name, namespace=namespace, **kwargs).path  # type: ignore[arg-type]
-
-
-def add_patch(project: Path, filename: str, text: str) -> None:
-    """Add an overlay patch to the project's manifests/kustomization.yaml (as a user would)."""
-    import yaml
-
-    manifests = project / "manifests"
-    (manifests / filename).write_text(text)
-    kustomization = yaml.safe_load((manifests / "kustomization.yaml").read_text())
-    kustomization.setdefault("patches", []).append({"path": filename})
-    (manifests / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
-
-
 # ------------------------------------------------------------------ Docker engine + registry --
 
 
@@ -79,28 +62,22 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="package")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """host:port of a Docker registry on 127.0.0.1: .ci/run's ($AKSMCP_TEST_REGISTRY), else Debian's
-    docker-registry started here with storage in a temp dir."""
+def _run_registry(root: Path, auth: str = "") -> Iterator[str]:
+    """Debian's docker-registry on a free 127.0.0.1 port, storage under `root`; yields host:port."""
     import shutil
     import subprocess
     import time
+    import urllib.error
     import urllib.request
 
-    given = os.environ.get("AKSMCP_TEST_REGISTRY")
-    if given:
-        yield given
-        return
     binary = shutil.which("docker-registry")
     if binary is None:
         pytest.skip("no registry: install Debian's docker-registry (.ci/run does)")
-    root = tmp_path_factory.mktemp("registry")
     port = _free_port()
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\nlog: {level: warn}\nstorage: {filesystem: {rootdirectory: "
-        f"{root / 'data'}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n"
+        f"{root / 'data'}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n{auth}"
     )
     log = (root / "registry.log").open("wb")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
@@ -108,9 +85,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2):
+                    break
+            except urllib.error.HTTPError:
+                break  # 401 from a registry with auth: it is up
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"docker-registry did not start: {(root / 'registry.log').read_text()[-2000:]}")
@@ -120,6 +98,31 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="package")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """host:port of a Docker registry on 127.0.0.1: .ci/run's ($AKSMCP_TEST_REGISTRY), else Debian's
+    docker-registry started here with storage in a temp dir."""
+    given = os.environ.get("AKSMCP_TEST_REGISTRY")
+    if given:
+        yield given
+        return
+    yield from _run_registry(tmp_path_factory.mktemp("registry"))
+
+
+@pytest.fixture(scope="package")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(host:port, password) of a registry that wants basic auth (htpasswd, bcrypt) for user pusher."""
+    import secrets
+
+    bcrypt = pytest.importorskip("bcrypt")
+    root = tmp_path_factory.mktemp("auth-registry")
+    password = secrets.token_urlsafe(16)
+    (root / "htpasswd").write_bytes(REGISTRY_USER.encode() + b":" + bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)))
+    auth = f"auth: {{htpasswd: {{realm: aksmcp-test, path: {root / 'htpasswd'}}}}}\n"
+    for address in _run_registry(root, auth):
+        yield address, password
 
 
 @pytest.fixture(scope="package")
@@ -163,30 +166,3 @@ def dependency_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for runtime in wheels.glob("aksmcp_server-*.whl"):
         runtime.unlink()  # each project builds its own (same distribution name, the project's code)
     return wheels
-
-
-def offline_wheels(project: Path, dependencies: Path) -> None:
-    """wheels/ in the project: the shared dependency wheels plus the project's own, so the image
-    build needs no network (the Dockerfile installs from wheels/ when present; it is never edited)."""
-    import shutil
-    import subprocess
-    import sys
-
-    shutil.copytree(dependencies, project / "wheels")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            str(project),
-            "--wheel-dir",
-            str(project / "wheels"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]

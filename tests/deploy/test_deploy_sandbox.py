@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REFERENCE_IMAGE, add_patch, make_project
 
 from aksmcp_tui.cli import main
 from aksmcp_tui.sandbox.testing import ThreadedSandbox
+from tests.deploy.support import REFERENCE_IMAGE, add_patch, make_project
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.usefixtures("isolated_home")]
 
@@ -66,7 +66,7 @@ def test_deploy_smoke_test_and_idempotent_redeploy(
 
 
 def test_dry_run_prints_objects_and_diff_and_changes_nothing(
-    deploy_sandbox: ThreadedSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    deploy_sandbox: ThreadedSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = make_project(tmp_path, "dry", "deploy-dry")
     assert deploy(deploy_sandbox, project, "--image", REFERENCE_IMAGE, "--dry-run") == 0
@@ -75,6 +75,12 @@ def test_dry_run_prints_objects_and_diff_and_changes_nothing(
     assert "--- server-side diff ---" in out and "+++ Deployment deploy-dry/dry (after apply)" in out
     namespaces = [n["metadata"]["name"] for n in kubectl(deploy_sandbox, "get", "namespaces")["items"]]
     assert "deploy-dry" not in namespaces
+    # Without --image a dry run builds and pushes nothing either (no Docker needed): it shows the tag.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    assert deploy(deploy_sandbox, project, "--dry-run", "--registry", "registry.example:5000") == 0
+    out, _ = capsys.readouterr()
+    assert "build skipped: dry run: would build registry.example:5000/dry:sha-" in out
+    assert "image: registry.example:5000/dry:sha-" in out
 
 
 def test_image_pull_failure_is_diagnosed_and_rolled_back(

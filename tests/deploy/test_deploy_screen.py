@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_IMAGE, add_patch, make_project
 from textual.widgets import Button, Input, Label, RichLog
 
 from aksmcp_tui.sandbox.testing import ThreadedSandbox
 from aksmcp_tui.ui.app import make_app
 from aksmcp_tui.ui.screens.deploy import DeployScreen
+from tests.deploy.support import REFERENCE_IMAGE, add_patch, make_project
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.usefixtures("isolated_home")]
 SIZE = (150, 45)

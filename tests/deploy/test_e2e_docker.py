@@ -11,10 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import add_patch, offline_wheels
 
 from aksmcp_tui.cli import main
 from aksmcp_tui.sandbox.testing import ThreadedSandbox
+from tests.deploy.support import REGISTRY_USER, add_patch, offline_wheels
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600), pytest.mark.usefixtures("isolated_home")]
 
@@ -98,6 +98,35 @@ def test_init_build_push_deploy_to_containers_and_smoke_test(
     err = capsys.readouterr().err
     assert "FAILED push: the push of 127.0.0.1:1/boxed-tools:" in err
     assert "nothing was applied to the cluster" in err
+
+
+def test_registry_credentials_denied_then_given_with_registry_login(
+    deploy_sandbox: ThreadedSandbox,
+    docker_engine: object,
+    auth_registry: tuple[str, str],
+    python_base_image: str,
+    dependency_wheels: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    address, password = auth_registry
+    assert main(["init", "locked", "--dir", str(tmp_path / "locked"), "-n", "deploy-auth"]) == 0
+    project = tmp_path / "locked"
+    add_patch(project, "locked-runtime.yaml", RUN_AS_CONTAINER)
+    offline_wheels(project, dependency_wheels)
+    argv = ["deploy", str(project), "--kubeconfig", str(deploy_sandbox.kubeconfig_path), "--registry", address]
+    assert main([*argv, "--yes", "--no-smoke-test", "--replicas", "1"]) == 1
+    err = capsys.readouterr().err
+    assert f"FAILED push: the push of {address}/locked:" in err and "no basic auth credentials" in err, err
+    assert f"fix: log in to {address}" in err and "--registry-login USER" in err
+    monkeypatch.setenv("AKSMCP_REGISTRY_PASSWORD", password)
+    login = ["--registry-login", REGISTRY_USER]
+    assert main([*argv, "--yes", "--no-smoke-test", "--replicas", "1", *login]) == 0, capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert f"ok push: {address}/locked@sha256:" in out
+    assert "credentials: --registry-login" in out
+    assert password not in out + err
 
 
 def test_catalog_bridge_project_builds_and_answers_through_the_bridge(

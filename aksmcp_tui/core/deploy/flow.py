@@ -195,7 +195,15 @@ class DeployFlow:
         self.state.namespace, self.state.name = namespace, project.name
 
         image = opts.image
-        if image is None:
+        if image is None and opts.dry_run:
+            # A dry run changes nothing anywhere, the registry included: it shows the tag a build would get.
+            from aksmcp_tui.core.deploy.image import image_repository, source_tag
+
+            tag = opts.tag or await asyncio.to_thread(source_tag, opts.path)
+            image = f"{image_repository(project, opts.registry)}:{tag}"
+            yield StepSkipped("build", f"dry run: would build {image}")
+            yield StepSkipped("push", "dry run: would push it and deploy it by digest")
+        elif image is None:
             from aksmcp_tui.core.deploy.image import build_and_push
 
             built: list[str] = []

@@ -186,7 +186,8 @@ async def build_and_push(project: Project, opts: DeployOptions, result: list[str
             if "error" in message or "errorDetail" in message:
                 detail = str(message.get("error") or (message.get("errorDetail") or {}).get("message") or "")
                 lowered = detail.lower()
-                if any(w in lowered for w in ("denied", "unauthorized", "authentication required")):
+                auth_words = ("denied", "unauthorized", "authentication required", "no basic auth credentials")
+                if any(w in lowered for w in auth_words):
                     fix = f"log in to {repository.split('/')[0]} (docker login, or --registry-login USER with the "
                     fix += "password in AKSMCP_REGISTRY_PASSWORD)"
                 elif any(w in lowered for w in ("connection refused", "no such host", "timeout", "dial tcp")):

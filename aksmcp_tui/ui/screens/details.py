@@ -165,6 +165,11 @@ class DetailsScreen(Screen[None]):
     def action_later(self, what: str) -> None:
         self.notify(f"{what} {LATER}.", title=what)
 
+    def action_deploy(self) -> None:
+        from aksmcp_tui.ui.screens.deploy import DeployScreen
+
+        self.app.push_screen(DeployScreen(self.target, self.workload))
+
     def action_help(self) -> None:
         from aksmcp_tui.ui.screens.help import HelpScreen
 
