@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aksmcp_tui.core.components.annotations import DeployedComponent, deployed_components
 from aksmcp_tui.core.fleet import FleetState, McpWorkload, discover_mcp_crds, slim_pod
 from aksmcp_tui.core.kube import KubeContext, KubeProblem
 from aksmcp_tui.core.mcp_rule import MCP_CRD_KIND, crd_kind_label, parse_time, pod_ready, pod_waiting_reason
@@ -63,6 +64,8 @@ class WorkloadDetails:
     services: tuple[ServiceSummary, ...]
     image: str
     selector: dict[str, str]
+    # Production components (auth, TLS, monitoring, autoscaling) read from the Deployment's annotations.
+    components: tuple[DeployedComponent, ...] = ()
 
 
 MAX_EVENTS = 50
@@ -255,6 +258,7 @@ async def load_details(kube: KubeContext, namespace: str, kind: str, name: str) 
         services=tuple(sorted(services, key=lambda s: s.name)),
         image=workload.image,
         selector=selector,
+        components=tuple(deployed_components(deployment or {})),
     )
 
 

@@ -63,10 +63,9 @@ def _bearer(headers: dict[bytes, bytes]) -> str | None:
 class ApiKeyAuthenticator:
     scheme_hint = 'Bearer realm="aksmcp"'
 
-    def __init__(self, key: str) -> None:
-        self._key = key.encode("utf-8")
-        # Identity for session binding: a digest, so the key itself never sits in a session table or a log.
-        self._client_id = "apikey:" + hashlib.sha256(self._key).hexdigest()[:12]
+    def __init__(self, key: str, *previous: str) -> None:
+        # The current key first, then any key a rotation is retiring: both are valid until the pods roll.
+        self._keys = tuple(k.encode("utf-8") for k in (key, *previous) if k)
 
     def resource_metadata(self, headers: dict[bytes, bytes]) -> dict[str, Any] | None:
         # A static key has no authorization server to advertise; advertising one would send OAuth-capable
@@ -80,9 +79,15 @@ class ApiKeyAuthenticator:
             presented = bearer.encode("latin-1", errors="replace") if bearer is not None else None
         if presented is None:
             return AuthFailure("invalid_request", "missing credentials: send Authorization: Bearer <key> or X-API-Key")
-        if not hmac.compare_digest(presented.strip(), self._key):
+        presented = presented.strip()
+        # Compare against every key (no early exit), each in constant time.
+        matched = [hmac.compare_digest(presented, key) for key in self._keys]
+        if not any(matched):
             return AuthFailure("invalid_token", "invalid API key")
-        return AuthenticatedUser(AccessToken(token="apikey", client_id=self._client_id, scopes=[]))
+        # Identity for session binding: a digest of the key presented (never the key itself), so a client
+        # keeps the same identity on old and new replicas while a rotation rolls through.
+        client_id = "apikey:" + hashlib.sha256(presented).hexdigest()[:12]
+        return AuthenticatedUser(AccessToken(token="apikey", client_id=client_id, scopes=[]))
 
 
 class JwksCache:

@@ -33,6 +33,7 @@ ENV_HELP = """environment:
   AKSMCP_WORKSPACE            directory the file tool is confined to (default: current directory)
   AKSMCP_AUTH_MODE            none | apikey | entra ("none" only on a loopback bind)
   AKSMCP_API_KEY_FILE         file holding the API key (or AKSMCP_API_KEY); Bearer or X-API-Key
+  AKSMCP_API_KEY_PREVIOUS_FILE  the key being rotated out, also accepted (missing or empty file = none)
   AKSMCP_ENTRA_TENANT_ID      Entra tenant; with AKSMCP_ENTRA_AUDIENCE (comma list)
   AKSMCP_ENTRA_ISSUER, AKSMCP_ENTRA_JWKS_URL   overrides (tests, sovereign clouds)
   AKSMCP_RESOURCE_URL, AKSMCP_ENTRA_SCOPES     public /mcp URL and scopes for the OAuth metadata
@@ -75,6 +76,8 @@ class Settings:
     workspace: Path = field(default_factory=Path.cwd)
     auth_mode: AuthMode = "none"
     api_key: str | None = field(default=None, repr=False)
+    # Accepted besides api_key while a rotation rolls through the replicas (see manifests/components).
+    previous_api_key: str | None = field(default=None, repr=False)
     entra: EntraSettings | None = None
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
@@ -166,6 +169,23 @@ def _load_api_key(env: Mapping[str, str]) -> str | None:
         return None
     if len(key) < MIN_API_KEY_LENGTH:
         raise ConfigError(f"the API key must be at least {MIN_API_KEY_LENGTH} characters long")
+    return key
+
+
+def _load_previous_api_key(env: Mapping[str, str]) -> str | None:
+    """The key a rotation is retiring. Its file comes from an optional Secret item, so a missing or
+    empty file is the normal "no rotation under way" case, not an error."""
+    key_file = env.get("AKSMCP_API_KEY_PREVIOUS_FILE", "").strip()
+    if not key_file or not Path(key_file).is_file():
+        return None
+    try:
+        key = _read_secret_file("AKSMCP_API_KEY_PREVIOUS_FILE", key_file).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("AKSMCP_API_KEY_PREVIOUS_FILE must contain a UTF-8 text key") from None
+    if not key:
+        return None
+    if len(key) < MIN_API_KEY_LENGTH:
+        raise ConfigError(f"the previous API key must be at least {MIN_API_KEY_LENGTH} characters long")
     return key
 
 
@@ -273,6 +293,7 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
         workspace=workspace,
         auth_mode=auth_mode,  # type: ignore[arg-type]
         api_key=api_key,
+        previous_api_key=_load_previous_api_key(env) if auth_mode == "apikey" else None,
         entra=entra,
         allowed_hosts=_split_list(env.get("AKSMCP_ALLOWED_HOSTS")),
         allowed_origins=_split_list(env.get("AKSMCP_ALLOWED_ORIGINS")),

@@ -85,7 +85,7 @@ def build_http_app(settings: Settings) -> tuple[AksmcpApp, MCPServer[Any], Servi
     authenticator: Authenticator | None = None
     if settings.auth_mode == "apikey":
         assert settings.api_key is not None
-        authenticator = ApiKeyAuthenticator(settings.api_key)
+        authenticator = ApiKeyAuthenticator(settings.api_key, *filter(None, [settings.previous_api_key]))
     elif settings.auth_mode == "entra":
         assert settings.entra is not None
         authenticator = EntraAuthenticator(settings.entra)

@@ -30,13 +30,16 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "conditions": ("TYPE", "STATUS", "REASON", "MESSAGE"),
     "services": ("NAME", "TYPE", "PORTS"),
     "events": ("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"),
+    "components": ("COMPONENT", "STATE", "DETAIL / HOW TO ADD IT"),
 }
 _EMPTY: dict[str, str] = {
     "pods": "No pods.",
     "conditions": "No conditions reported yet.",
     "services": "No service selects these pods.",
     "events": "No recent events.",
+    "components": "",
 }
+_TITLES = {"events": "Recent events", "components": "Production components (enter: preview and apply)"}
 
 
 class DetailsScreen(Screen[None]):
@@ -64,7 +67,7 @@ class DetailsScreen(Screen[None]):
             yield ProblemPanel(id="details-problem")
             yield Static(self._summary(w, None), id="details-summary", markup=False)
             for name, columns in _TABLES.items():
-                yield Static(name.capitalize() if name != "events" else "Recent events", classes="section-title")
+                yield Static(_TITLES.get(name, name.capitalize()), classes="section-title")
                 table: DataTable[str] = DataTable(id=f"details-{name}", cursor_type="row", zebra_stripes=False)
                 table.add_columns(*columns)
                 yield table
@@ -137,6 +140,7 @@ class DetailsScreen(Screen[None]):
         self._fill("conditions", conditions)
         self._fill("services", services)
         self._fill("events", events)
+        self._fill("components", component_rows(details))
 
     def _fill(self, name: str, rows: Sequence[tuple[str, ...]]) -> None:
         rows = [tuple(row) for row in rows]
@@ -191,9 +195,34 @@ class DetailsScreen(Screen[None]):
 
         self.app.push_screen(HelpScreen(DETAILS_ACTIONS, "Details"))
 
+    @on(DataTable.RowSelected, "#details-components")
+    def _offer_generator(self, event: DataTable.RowSelected) -> None:
+        """A component row: its generator, to preview (diff) and apply to the deployment's project."""
+        from aksmcp_tui.core.components.annotations import GENERATORS
+        from aksmcp_tui.ui.screens.component import ComponentScreen, default_project_dir
+
+        name, state, detail = (
+            str(v) for v in self.query_one("#details-components", DataTable).get_row_at(event.cursor_row)
+        )
+        command = GENERATORS.get(name)
+        if command is not None:
+            project = default_project_dir(self.workload.name)
+            self.app.push_screen(ComponentScreen(name, state, detail, command, project))
+
     @on(ProblemPanel.RetryRequested)
     def _retry(self) -> None:
         self._load()
+
+
+def component_rows(details: WorkloadDetails) -> list[tuple[str, str, str]]:
+    """Every production component: on (with what it does here) or off (with the command that adds it)."""
+    from aksmcp_tui.core.components.annotations import GENERATORS
+
+    present = {c.name: c.detail for c in details.components}
+    rows = [(name, "on", present[name]) for name in sorted(present)]
+    rows += [(name, "—", command) for name, command in GENERATORS.items() if name not in present and name != "ci"]
+    rows.append(("ci", "—", GENERATORS["ci"]))
+    return rows
 
 
 def _text(value: str) -> str:
