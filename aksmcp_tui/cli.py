@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from aksmcp_tui import __version__
-from aksmcp_tui.commands import dashboard_cmd, fleet_cmd, sandbox_cmd
+from aksmcp_tui.commands import azure_cmd, dashboard_cmd, fleet_cmd, sandbox_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cmd.register(subcommands)
     fleet_cmd.register(subcommands)
     dashboard_cmd.register(subcommands)
+    azure_cmd.register(subcommands)
     parser.set_defaults(handler=dashboard_cmd.run_dashboard)
     return parser
 

@@ -129,3 +129,28 @@ def azure_env(fake_azure: FakeAzure, tmp_path: Path, monkeypatch: pytest.MonkeyP
     env = AzureEnv(fake_azure, state, home, kubeconfig, outside)
     yield env
     assert not outside, f"a test tried to leave loopback: {outside}"
+
+
+def seed_world(env: AzureEnv) -> None:
+    """Three subscriptions: Dev (three clusters: plain, Entra ID + Azure RBAC + private, stopped), Prod (one
+    cluster), Locked (403 on everything); one registry in Dev."""
+    from .fake_arm import FakeCluster, FakeRegistry
+
+    fake, state = env.fake, env.state
+    fake.add_subscription(SUB_A, "Dev")
+    fake.add_subscription(SUB_B, "Prod")
+    fake.add_subscription(SUB_C, "Locked")
+    state.clusters += [
+        FakeCluster(SUB_A, "rg-dev", "aks-dev", pools=[("system", 1, "1.32.4"), ("user", 3, "1.31.9")]),
+        FakeCluster(SUB_A, "rg-dev", "aks-entra", entra=True, azure_rbac=True, private=True, local_accounts=False),
+        FakeCluster(SUB_A, "rg-ops", "aks-stopped", power="Stopped", version="1.30.2", pools=[("np", 0, "1.30.2")]),
+        FakeCluster(SUB_B, "rg-prod", "aks-prod", location="northeurope"),
+    ]
+    state.registries.append(FakeRegistry(SUB_A, "rg-acr", "myacr"))
+    state.failing[SUB_C] = (
+        403,
+        "AuthorizationFailed",
+        f"The client 'mi-client-id' with object id 'mi-object-id' does not have authorization to perform action "
+        f"'Microsoft.ContainerService/managedClusters/read' over scope '/subscriptions/{SUB_C}' or the scope is "
+        "invalid. If access was recently granted, please refresh your credentials.",
+    )

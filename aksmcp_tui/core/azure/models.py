@@ -154,6 +154,11 @@ class AksListing:
 class RegistryListing:
     registries: tuple[Registry, ...]
     problems: tuple[AzureProblem, ...] = ()
+    asked: int = 0  # subscriptions asked
+
+    @property
+    def answered(self) -> int:
+        return self.asked - len({p.subscription_id for p in self.problems})
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -288,7 +288,7 @@ class AzureSession:
                 else:
                     registries.extend(result)
             registries.sort(key=lambda r: r.name.lower())
-            return RegistryListing(tuple(registries), tuple(problems))
+            return RegistryListing(tuple(registries), tuple(problems), len(subscriptions))
 
         return await self._cached(("registries", subscription or ""), load, refresh)
 
@@ -304,7 +304,7 @@ class AzureSession:
                     subscription_id=subscription.id,
                     login_server=str(r.login_server or ""),
                     location=r.location,
-                    sku=str(r.sku.name) if r.sku and r.sku.name else None,
+                    sku=_text(r.sku.name) if r.sku else None,
                     id=str(r.id),
                     admin_user_enabled=bool(r.admin_user_enabled),
                 )
