@@ -1,0 +1,183 @@
+"""The Azure branch of the cluster tree: tenants → subscriptions → AKS clusters, with details and a filter.
+
+Only rendering lives here (what each node says and holds); the listing comes from
+`aksmcp_tui.core.azure` through the tree's worker, so nothing here blocks or touches the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from textual.widgets.tree import TreeNode
+
+    from aksmcp_tui.core.azure import AksCluster, AksListing, AzureProblem, Subscription
+
+AZURE_IDLE = "enter: sign in and list subscriptions → AKS clusters"
+
+
+@dataclass(frozen=True)
+class AzureRoot:
+    """The branch itself: selecting it (again) lists afresh."""
+
+
+@dataclass(frozen=True)
+class AzureClusterNode:
+    cluster: AksCluster
+
+
+@dataclass(frozen=True)
+class AzureCredentialsAction:
+    """The "get credentials" leaf under a cluster."""
+
+    cluster: AksCluster
+
+
+@dataclass(frozen=True)
+class AzureInfo:
+    """A line of text (help, a problem, a detail); selecting it does nothing."""
+
+    text: str
+
+
+AzureData = AzureRoot | AzureClusterNode | AzureCredentialsAction | AzureInfo
+
+
+def matches(cluster: AksCluster, text: str) -> bool:
+    """Case-insensitive match on what the tree shows of a cluster."""
+    if not text:
+        return True
+    haystack = " ".join(
+        str(part or "")
+        for part in (
+            cluster.name,
+            cluster.resource_group,
+            cluster.location,
+            cluster.kubernetes_version,
+            cluster.power_state,
+            cluster.subscription_name,
+            cluster.subscription_id,
+            "entra" if cluster.entra_id else "",
+            "private" if cluster.private else "",
+        )
+    ).lower()
+    return all(word in haystack for word in text.lower().split())
+
+
+def cluster_label(cluster: AksCluster) -> Text:
+    state = (cluster.power_state or "?").lower()
+    mark, style = ("●", "green") if state == "running" else (("■", "yellow") if state == "stopped" else ("?", "dim"))
+    if (cluster.provisioning_state or "Succeeded") not in ("Succeeded",):
+        mark, style = "◌", "yellow"
+    label = Text.assemble((f"{mark} ", style), cluster.name, (f"  {cluster.kubernetes_version or '?'}", "dim"))
+    tags = []
+    if cluster.entra_id:
+        tags.append("entra")
+    if cluster.private:
+        tags.append("private")
+    if cluster.stopped:
+        tags.append("stopped")
+    if tags:
+        label.append(f"  [{', '.join(tags)}]", style="dim")
+    return label
+
+
+def cluster_details(cluster: AksCluster) -> list[str]:
+    auth = (
+        "Entra ID" + (" + Azure RBAC" if cluster.azure_rbac else " + Kubernetes RBAC")
+        if cluster.entra_id
+        else ("local accounts (certificates)")
+    )
+    pools = ", ".join(
+        f"{p.name} ({p.count} nodes, {p.kubernetes_version or '?'}" + (f", {p.mode})" if p.mode else ")")
+        for p in cluster.node_pools
+    )
+    return [
+        f"resource group {cluster.resource_group} · {cluster.location}",
+        f"Kubernetes {cluster.kubernetes_version or '?'} · power {cluster.power_state or '?'} · "
+        f"provisioning {cluster.provisioning_state or '?'}",
+        f"auth: {auth}" + ("" if cluster.local_accounts else " · local accounts disabled"),
+        f"API server: {'private' if cluster.private else 'public'}" + (f" · {cluster.fqdn}" if cluster.fqdn else ""),
+        f"node pools: {pools or 'none'} · {cluster.node_count} nodes",
+    ]
+
+
+def _subscription_label(sub: Subscription, shown: int, total: int, problem: AzureProblem | None) -> Text:
+    if problem is not None:
+        return Text.assemble(sub.name, ("  ⚠ ", "red"), (problem.kind, "red"))
+    count = f"{shown}" if shown == total else f"{shown} of {total}"
+    return Text.assemble(sub.name, (f"  ({count})", "dim"))
+
+
+def _add_cluster(parent: TreeNode[Any], cluster: AksCluster) -> TreeNode[Any]:
+    node = parent.add(cluster_label(cluster), data=AzureClusterNode(cluster), expand=False)
+    for line in cluster_details(cluster):
+        node.add_leaf(Text(line, style="dim"), data=AzureInfo(line))
+    node.add_leaf(Text("⤓ get credentials (merge into kubeconfig)", style="bold"), data=AzureCredentialsAction(cluster))
+    return node
+
+
+def render_listing(branch: TreeNode[Any], listing: AksListing, filter_text: str) -> dict[str, TreeNode[Any]]:
+    """Add the listing under the branch; returns the cluster nodes by cluster id (for tests and the cursor)."""
+    problems = {p.subscription_id: p for p in listing.problems}
+    shown_total = 0
+    nodes: dict[str, TreeNode[Any]] = {}
+    tenants = {t.id: t for t in listing.tenants}
+    tenant_ids = list(tenants) + sorted({s.tenant_id or "" for s in listing.subscriptions} - set(tenants))
+    for tenant_id in tenant_ids:
+        subs = [s for s in listing.subscriptions if (s.tenant_id or "") == tenant_id]
+        if not subs:
+            continue
+        tenant = tenants.get(tenant_id)
+        name = (tenant.name or tenant.domain or tenant.id) if tenant else (tenant_id or "unknown tenant")
+        tenant_node = branch.add(Text.assemble(("tenant ", "dim"), name), data=AzureInfo(name), expand=True)
+        for sub in subs:
+            all_clusters = [c for c in listing.clusters if c.subscription_id == sub.id]
+            sub_match = bool(filter_text) and filter_text.lower() in sub.name.lower()
+            clusters = all_clusters if sub_match else [c for c in all_clusters if matches(c, filter_text)]
+            problem = problems.get(sub.id)
+            if filter_text and not clusters and problem is None:
+                continue
+            sub_node = tenant_node.add(
+                _subscription_label(sub, len(clusters), len(all_clusters), problem),
+                data=AzureInfo(sub.id),
+                expand=True,
+            )
+            if problem is not None:
+                sub_node.add_leaf(Text(f"⚠ {problem.message}", style="red"), data=AzureInfo(problem.message))
+            elif not all_clusters:
+                sub_node.add_leaf(Text("no AKS clusters", style="dim"), data=AzureInfo("no AKS clusters"))
+            for cluster in clusters:
+                nodes[cluster.id] = _add_cluster(sub_node, cluster)
+            shown_total += len(clusters)
+    if not listing.subscriptions:
+        branch.add_leaf("this sign-in sees no subscriptions", data=AzureInfo("no subscriptions"))
+    elif filter_text and shown_total == 0:
+        branch.add_leaf(f"no cluster matches /{filter_text}", data=AzureInfo("no match"))
+    return nodes
+
+
+def branch_label(listing: AksListing | None, filter_text: str, state: str, shown: int) -> Text:
+    label = Text("Azure")
+    if state == "loading":
+        label.append("  ◌ signing in / listing…", style="dim")
+    elif state == "sign-in":
+        label.append("  ⚠ not signed in", style="yellow")
+    elif state == "error":
+        label.append("  ⚠ error", style="red")
+    elif listing is not None:
+        total = len(listing.clusters)
+        count = f"{shown} of {total} clusters  /{filter_text}" if filter_text else f"{total} clusters"
+        label.append(f"  ({count})", style="dim")
+        if listing.problems:
+            label.append(f"  ⚠ {len(listing.problems)}", style="red")
+    return label
+
+
+def render_lines(branch: TreeNode[Any], lines: Iterable[str], style: str = "") -> None:
+    for line in lines:
+        branch.add_leaf(Text(line, style=style), data=AzureInfo(line))
