@@ -55,6 +55,15 @@ def _kubeconfig(path: Path, extra_cluster: dict[str, Any] | None = None) -> Path
     return path
 
 
+async def _expanded(pilot: Pilot[Any], tree: ClusterTree, name: str) -> Any:
+    """The node of cluster `name`, expanded, with its detail leaves (added on first expansion)."""
+    node = next(n for n in tree.azure_cluster_nodes.values() if n.data.cluster.name == name)
+    node.expand()
+    await wait_for(pilot, lambda: len(node.children) > 0, f"the details of {name}")
+    await pilot.pause()  # and laid out
+    return node
+
+
 def _labels(node: Any) -> list[str]:
     out = [str(node.label)]
     for child in node.children:
@@ -95,6 +104,10 @@ async def test_tree_lists_tenants_subscriptions_clusters_filters_and_gets_creden
         )
         assert any("aks-entra  1.32.4  [entra, private]" in label for label in labels)
         assert any("aks-stopped  1.30.2  [stopped]" in label for label in labels)
+        assert not any(label.startswith("node pools") for label in labels)  # details come on expansion
+        await _expanded(pilot, tree, "aks-dev")
+        await _expanded(pilot, tree, "aks-entra")
+        labels = _labels(branch)
         assert "node pools: system (1 nodes, 1.32.4, System), user (3 nodes, 1.31.9, User) · 4 nodes" in labels
         assert "auth: Entra ID + Azure RBAC · local accounts disabled" in labels
 
@@ -113,10 +126,8 @@ async def test_tree_lists_tenants_subscriptions_clusters_filters_and_gets_creden
         await wait_for(pilot, lambda: len(tree.azure_cluster_nodes) == 4, "the filter cleared")
 
         # get credentials: the leaf under aks-dev; the new context appears in the tree at once
-        dev = next(n for n in tree.azure_cluster_nodes.values() if n.data.cluster.name == "aks-dev")  # type: ignore[union-attr]
-        dev.expand()
+        dev = await _expanded(pilot, tree, "aks-dev")
         action = next(c for c in dev.children if isinstance(c.data, AzureCredentialsAction))
-        await pilot.pause()  # the tree lays out the expanded node's lines first
         tree.move_cursor(action)
         assert tree.cursor_node is action
         await pilot.press("enter")
@@ -136,9 +147,7 @@ async def test_a_name_clash_asks_and_another_name_is_added(azure_env: AzureEnv) 
     async with app.run_test(size=SIZE) as pilot:
         tree = app.screen.query_one(ClusterTree)
         await _open_azure(pilot, tree)
-        prod = next(n for n in tree.azure_cluster_nodes.values() if n.data.cluster.name == "aks-prod")  # type: ignore[union-attr]
-        prod.expand()
-        await pilot.pause()
+        prod = await _expanded(pilot, tree, "aks-prod")
         tree.move_cursor(next(c for c in prod.children if isinstance(c.data, AzureCredentialsAction)))
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, CredentialsClashScreen), "the clash dialog")

@@ -21,6 +21,7 @@ from aksmcp_tui.ui.widgets.azure_branch import (
     AzureData,
     AzureInfo,
     AzureRoot,
+    add_cluster_details,
     branch_label,
     render_lines,
     render_listing,
@@ -187,6 +188,12 @@ class ClusterTree(Tree[NodeData]):
         await self.close_azure()
 
     # ------------------------------------------------------------------ selection
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeData]) -> None:
+        data = event.node.data
+        if isinstance(data, AzureClusterNode):
+            event.stop()
+            add_cluster_details(event.node, data.cluster)
+
     def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
         data = event.node.data
         if isinstance(data, ClusterTarget):
