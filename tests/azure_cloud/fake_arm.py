@@ -141,6 +141,7 @@ class FakeCluster:
     kubelet_object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     kubelet_client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     server: str = ""  # API server URL written into the kubeconfigs (default: a made-up FQDN)
+    ca_data: str = ""  # base64 PEM of the API server's CA (default: a placeholder)
 
     @property
     def id(self) -> str:
@@ -213,7 +214,9 @@ class FakeCluster:
     def kubeconfig(self, admin: bool, exec_format: bool) -> dict[str, Any]:
         """The kubeconfig ARM returns: what `az aks get-credentials` writes."""
         server = self.server or f"https://{self.fqdn}:443"
-        ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n").decode()
+        ca = (
+            self.ca_data or base64.b64encode(b"-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n").decode()
+        )
         kind = "clusterAdmin" if admin else "clusterUser"
         user_name = f"{kind}_{self.resource_group}_{self.name}"
         user: dict[str, Any]
