@@ -66,6 +66,18 @@ def register(subcommands: Any) -> None:
     _common(acr_ls)
     acr_ls.set_defaults(handler=run_acr_ls)
 
+    login = acr_verbs.add_parser(
+        "login",
+        help="docker login to an ACR with your Azure sign-in (what `az acr login` does)",
+        description="Exchange your Entra ID token for an ACR refresh token (/oauth2/exchange) and log the docker "
+        "CLI in with it (user 00000000-0000-0000-0000-000000000000, password on stdin). With --expose-token, "
+        "print the token as JSON instead, for other tools (podman, buildah, crane).",
+    )
+    login.add_argument("registry", metavar="REGISTRY", help="registry name or login server (NAME.azurecr.io)")
+    login.add_argument("--expose-token", action="store_true", help="print the token as JSON; do not run docker")
+    _common(login)
+    login.set_defaults(handler=run_acr_login)
+
     check = acr_verbs.add_parser(
         "check-pull",
         help="can the cluster's kubelet identity pull from the registry? (exit 0 yes, 1 no, 2 unknown)",
@@ -216,6 +228,38 @@ def run_acr_ls(args: argparse.Namespace) -> int:
                 ]
                 print(_table(["NAME", "LOGIN SERVER", "RESOURCE GROUP", "SUBSCRIPTION", "LOCATION", "SKU"], rows))
         return 0 if listing.answered > 0 or not listing.asked else 1
+
+    return _run(args, body)
+
+
+def run_acr_login(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    from aksmcp_tui.core.azure.acr import acr_docker_credentials, normalize_registry
+
+    async def body(session: Any) -> int:
+        host = normalize_registry(args.registry, session.cloud)
+        docker = None if args.expose_token else shutil.which("docker")
+        if not args.expose_token and docker is None:
+            return _fail("the docker CLI is not on PATH; use --expose-token to get the token for another tool")
+        username, password = await acr_docker_credentials(host, session=session)
+        if args.expose_token:
+            print(json.dumps({"loginServer": host, "username": username, "accessToken": password}, indent=2))
+            return 0
+        assert docker is not None
+        # the token goes through stdin, never the command line (visible in ps) or a log
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [docker, "login", host, "--username", username, "--password-stdin"],
+            input=password,
+            text=True,
+            capture_output=True,
+        )
+        if done.returncode != 0:
+            return _fail(f"docker login {host} failed: {(done.stderr or done.stdout).strip()}")
+        print(f"logged in to {host} (docker)")
+        return 0
 
     return _run(args, body)
 

@@ -139,3 +139,33 @@ def test_help_does_not_import_the_azure_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_acr_login_runs_docker_login_with_the_token_on_stdin(
+    azure_env: AzureEnv, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_world(azure_env)
+    # a stand-in docker CLI (the real one would dial myacr.azurecr.io): records its argv and stdin
+    bin_dir = azure_env.home / "bin"
+    bin_dir.mkdir(parents=True)
+    record = azure_env.home / "docker.txt"
+    docker = bin_dir / "docker"
+    docker.write_text(f'#!/bin/sh\necho "$*" > "{record}"\ncat >> "{record}"\necho "Login Succeeded"\n')
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert main(["acr", "login", "myacr"]) == 0
+    assert "logged in to myacr.azurecr.io" in capsys.readouterr().out
+    argv, token = record.read_text().splitlines()
+    assert argv == "login myacr.azurecr.io --username 00000000-0000-0000-0000-000000000000 --password-stdin"
+    assert token.count(".") == 2 and token not in argv  # the refresh token, on stdin only
+
+    assert main(["acr", "login", "myacr.azurecr.io", "--expose-token"]) == 0
+    exposed = json.loads(capsys.readouterr().out)
+    assert (
+        exposed["loginServer"] == "myacr.azurecr.io" and exposed["username"] == "00000000-0000-0000-0000-000000000000"
+    )
+    assert exposed["accessToken"].count(".") == 2
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert main(["acr", "login", "myacr"]) == 1
+    assert "docker CLI is not on PATH" in capsys.readouterr().err
