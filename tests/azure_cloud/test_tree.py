@@ -178,7 +178,6 @@ async def test_without_sign_in_the_branch_says_how(azure_env: AzureEnv, monkeypa
         # signing in and choosing refresh lists the clusters
         point_azure_at(monkeypatch, azure_env.fake, signed_in=True)
         seed_world(azure_env)
-        tree.azure_session = None  # a new sign-in means a new credential chain (the old one found nothing)
         tree.move_cursor(branch.children[0])
         await pilot.press("enter")
         await wait_for(pilot, lambda: tree.azure_loads >= 2, "the second listing")

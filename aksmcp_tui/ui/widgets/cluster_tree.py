@@ -123,15 +123,20 @@ class ClusterTree(Tree[NodeData]):
 
     # ------------------------------------------------------------------ Azure
     def load_azure(self, *, refresh: bool = False) -> None:
+        # after "not signed in", a new credential chain: one made before the sign-in may have settled on
+        # another kind of credential (managed identity reads its environment once)
+        renew = self.azure_state == "sign-in"
         self.azure_state = "loading"
         self._render_azure()
-        self._load_azure(refresh)
+        self._load_azure(refresh, renew)
 
     @work(exclusive=True, group="azure", exit_on_error=False, description="listing Azure")
-    async def _load_azure(self, refresh: bool) -> None:
+    async def _load_azure(self, refresh: bool, renew: bool = False) -> None:
         from aksmcp_tui.core.azure import AzureError, AzureSession, AzureSignInRequired, UnknownCloud
 
         try:
+            if renew:
+                await self.close_azure()
             if self.azure_session is None:
                 self.azure_session = AzureSession()
             listing = await self.azure_session.list_clusters(refresh=refresh)
