@@ -13,6 +13,8 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from aksmcp_tui.commands.fleet_cmd import _table  # one table layout for every verb (stdlib-only module)
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -97,14 +99,6 @@ def register(subcommands: Any) -> None:
 def _fail(message: str, code: int = 1) -> int:
     print(f"aksmcp: {message}", file=sys.stderr)
     return code
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = [headers, *rows]
-    return "\n".join("   ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines)
 
 
 def _run(args: argparse.Namespace, body: Callable[[Any], Awaitable[int]], *, error_code: int = 1) -> int:

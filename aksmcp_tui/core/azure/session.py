@@ -205,19 +205,7 @@ class AzureSession:
         async def load() -> AksListing:
             subscriptions = await self._chosen(subscription)
             tenants = await self.tenants(subscriptions)
-            results = await _gather_limited(
-                [partial(self._clusters_of, s) for s in subscriptions], PARALLEL_SUBSCRIPTIONS
-            )
-            clusters: list[AksCluster] = []
-            problems: list[AzureProblem] = []
-            for sub, result in zip(subscriptions, results, strict=True):
-                if isinstance(result, AzureSignInRequired):
-                    raise result
-                if isinstance(result, BaseException):
-                    kind, message = describe_error(result)
-                    problems.append(AzureProblem(sub.id, message, kind))
-                else:
-                    clusters.extend(result)
+            clusters, problems = await _per_subscription(subscriptions, self._clusters_of)
             clusters.sort(key=lambda c: (c.subscription_name or "", c.resource_group.lower(), c.name.lower()))
             return AksListing(tuple(tenants), tuple(subscriptions), tuple(clusters), tuple(problems))
 
@@ -274,19 +262,7 @@ class AzureSession:
     async def list_registries(self, subscription: str | None = None, *, refresh: bool = False) -> RegistryListing:
         async def load() -> RegistryListing:
             subscriptions = await self._chosen(subscription)
-            results = await _gather_limited(
-                [partial(self._registries_of, s) for s in subscriptions], PARALLEL_SUBSCRIPTIONS
-            )
-            registries: list[Registry] = []
-            problems: list[AzureProblem] = []
-            for sub, result in zip(subscriptions, results, strict=True):
-                if isinstance(result, AzureSignInRequired):
-                    raise result
-                if isinstance(result, BaseException):
-                    kind, message = describe_error(result)
-                    problems.append(AzureProblem(sub.id, message, kind))
-                else:
-                    registries.extend(result)
+            registries, problems = await _per_subscription(subscriptions, self._registries_of)
             registries.sort(key=lambda r: r.name.lower())
             return RegistryListing(tuple(registries), tuple(problems), len(subscriptions))
 
@@ -310,6 +286,25 @@ class AzureSession:
                 )
                 async for r in client.registries.list()
             ]
+
+
+async def _per_subscription(
+    subscriptions: list[Subscription], fetch: Callable[[Subscription], Awaitable[list[T]]]
+) -> tuple[list[T], list[AzureProblem]]:
+    """`fetch` for every subscription, a few at a time: all items, and a problem per subscription that failed.
+    A sign-in failure is no subscription's problem: it is raised."""
+    results = await _gather_limited([partial(fetch, s) for s in subscriptions], PARALLEL_SUBSCRIPTIONS)
+    items: list[T] = []
+    problems: list[AzureProblem] = []
+    for sub, result in zip(subscriptions, results, strict=True):
+        if isinstance(result, AzureSignInRequired):
+            raise result
+        if isinstance(result, BaseException):
+            kind, message = describe_error(result)
+            problems.append(AzureProblem(sub.id, message, kind))
+        else:
+            items.extend(result)
+    return items, problems
 
 
 async def _gather_limited(calls: list[Callable[[], Awaitable[T]]], limit: int) -> list[T | BaseException]:
