@@ -103,3 +103,27 @@ async def test_signed_in_with_the_az_cli_means_kubelogin_azurecli(
         "account get-access-token --output json --resource https://management.azure.com"
         in (azure_env.home / "az.log").read_text()
     )
+
+
+async def test_an_expired_az_cli_sign_in_says_why(azure_env: AzureEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """az answers like it does when the refresh token has expired: the help says so, not just "sign in"."""
+    from aksmcp_tui.core.azure import AzureSignInRequired
+
+    seed_world(azure_env)
+    point_azure_at(monkeypatch, azure_env.fake, signed_in=False)
+    bin_dir = azure_env.home / "bin"
+    bin_dir.mkdir(parents=True)
+    az = bin_dir / "az"
+    az.write_text(
+        "#!/bin/sh\n"
+        'echo "ERROR: AADSTS700082: The refresh token has expired due to inactivity. '
+        "Please run 'az login' to setup account.\" >&2\n"
+        "exit 1\n"
+    )
+    az.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    async with AzureSession() as session:
+        with pytest.raises(AzureSignInRequired) as raised:
+            await session.list_clusters()
+    assert raised.value.reason is not None and "AADSTS700082" in raised.value.reason
+    assert "Why: " in str(raised.value) and "az login" in str(raised.value)

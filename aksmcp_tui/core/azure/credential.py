@@ -28,8 +28,23 @@ class AzureSignInRequired(Exception):
     """No credential in the chain could give a token; `detail` is what the chain said."""
 
     def __init__(self, detail: str = "") -> None:
-        super().__init__(SIGN_IN_HELP)
         self.detail = detail
+        self.reason = sign_in_reason(detail)
+        super().__init__(SIGN_IN_HELP + (f"\nWhy: {self.reason}" if self.reason else ""))
+
+
+def sign_in_reason(detail: str) -> str | None:
+    """The line of the credential chain's report that says why a found sign-in failed (expired, revoked…).
+
+    The chain reports every credential it tried; "unavailable" ones are just absent and say nothing."""
+    for line in detail.splitlines():
+        text = line.strip()
+        lowered = text.lower()
+        if "unavailable" in lowered or not text:
+            continue
+        if any(mark in lowered for mark in ("aadsts", "expired", "az login", "refresh token", "invalid_grant")):
+            return text[:300]
+    return None
 
 
 def make_credential(cloud: AzureCloud) -> AsyncTokenCredential:
