@@ -108,7 +108,7 @@ async def test_tree_lists_tenants_subscriptions_clusters_filters_and_gets_creden
         await _expanded(pilot, tree, "aks-dev")
         await _expanded(pilot, tree, "aks-entra")
         labels = _labels(branch)
-        assert "node pools: system (1 nodes, 1.32.4, System), user (3 nodes, 1.31.9, User) · 4 nodes" in labels
+        assert "node pools: system (1 node, 1.32.4, System), user (3 nodes, 1.31.9, User) · 4 nodes" in labels
         assert "auth: Entra ID + Azure RBAC · local accounts disabled" in labels
 
         # "/" in the tree filters the Azure branch

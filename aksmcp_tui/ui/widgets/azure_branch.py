@@ -93,7 +93,8 @@ def cluster_details(cluster: AksCluster) -> list[str]:
         else ("local accounts (certificates)")
     )
     pools = ", ".join(
-        f"{p.name} ({p.count} nodes, {p.kubernetes_version or '?'}" + (f", {p.mode})" if p.mode else ")")
+        f"{p.name} ({p.count} node{'' if p.count == 1 else 's'}, {p.kubernetes_version or '?'}"
+        + (f", {p.mode})" if p.mode else ")")
         for p in cluster.node_pools
     )
     return [
