@@ -190,6 +190,7 @@ class FakeRegistry:
     subscription_id: str
     resource_group: str
     name: str
+    suffix: str = ".azurecr.io"  # .azurecr.cn, .azurecr.us in the sovereign clouds
 
     @property
     def id(self) -> str:
@@ -200,7 +201,7 @@ class FakeRegistry:
 
     @property
     def login_server(self) -> str:
-        return f"{self.name}.azurecr.io"
+        return f"{self.name}{self.suffix}"
 
     def to_json(self) -> dict[str, Any]:
         return {

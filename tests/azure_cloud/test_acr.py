@@ -106,3 +106,11 @@ async def test_pull_check_of_unknown_registry_or_cluster(azure_env: AzureEnv) ->
 
 def test_fake_jwt_round_trip() -> None:
     assert _claims(fake_jwt({"tid": "t"})) == {"tid": "t"}
+
+
+async def test_a_sovereign_registry_uses_its_clouds_audience(azure_env: AzureEnv) -> None:
+    azure_env.state.registries.append(FakeRegistry(SUB_A, "rg", "cnacr", suffix=".azurecr.cn"))
+    username, _ = await acr_docker_credentials("cnacr.azurecr.cn")  # no AZURE_CLOUD: the suffix tells
+    assert username == ACR_USERNAME
+    token_requests = azure_env.fake.requests(r"^/msi/token$")
+    assert {r.query["resource"] for r in token_requests} == {"https://management.chinacloudapi.cn"}

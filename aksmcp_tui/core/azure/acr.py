@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aksmcp_tui.core.azure.cloud import AzureCloud, ca_bundle, resolve_cloud
+from aksmcp_tui.core.azure.cloud import AzureCloud, ca_bundle, cloud_for_registry
 from aksmcp_tui.core.azure.models import Registry
 from aksmcp_tui.core.azure.session import AzureError, AzureSession, describe_error
 
@@ -70,7 +70,7 @@ async def acr_docker_credentials(
 
     import aiohttp
 
-    cloud = cloud or (session.cloud if session else resolve_cloud())
+    cloud = cloud or (session.cloud if session else cloud_for_registry(registry.removeprefix("https://")))
     host = normalize_registry(registry, cloud)
     own = session is None
     session = session or AzureSession(cloud)

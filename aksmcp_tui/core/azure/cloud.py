@@ -71,6 +71,15 @@ _ALIASES = {
 }
 
 
+def cloud_for_registry(host: str) -> AzureCloud:
+    """The cloud a registry belongs to, by its suffix (NAME.azurecr.cn is China's); else the chosen cloud."""
+    host = host.lower().split("/", 1)[0]
+    for name, cloud in CLOUDS.items():
+        if cloud.is_registry(host):
+            return resolve_cloud(name)
+    return resolve_cloud()
+
+
 def ca_bundle() -> str | None:
     """The CA bundle named by the standard variables, for the SDK transport and our own HTTPS calls.
 
