@@ -89,6 +89,10 @@ class FakeCluster:
 
     @property
     def fqdn(self) -> str:
+        if self.server:  # a cluster served locally: its kubeconfig's host, as on AKS
+            from urllib.parse import urlparse
+
+            return urlparse(self.server).hostname or ""
         return f"{self.name}-dns-abc123.hcp.{self.location}.azmk8s.io"
 
     def to_json(self) -> dict[str, Any]:

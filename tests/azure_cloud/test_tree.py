@@ -14,6 +14,7 @@ from textual.widgets import Input
 
 from aksmcp_tui.ui.app import make_app
 from aksmcp_tui.ui.azure_credentials import CredentialsClashScreen
+from aksmcp_tui.ui.screens.main import MainScreen
 from aksmcp_tui.ui.widgets.azure_branch import AzureCredentialsAction
 from aksmcp_tui.ui.widgets.cluster_tree import ClusterTree
 
@@ -43,7 +44,7 @@ def _kubeconfig(path: Path, extra_cluster: dict[str, Any] | None = None) -> Path
         "apiVersion": "v1",
         "kind": "Config",
         "current-context": "",
-        "clusters": [{"name": "old", "cluster": {"server": "https://127.0.0.1:9"}}],
+        "clusters": [{"name": "old", "cluster": {"server": "https://127.0.0.2:9"}}],
         "users": [{"name": "old", "user": {"token": "t"}}],
         "contexts": [{"name": "old", "context": {"cluster": "old", "user": "old"}}],
     }
@@ -84,6 +85,8 @@ async def _open_azure(pilot: Pilot[Any], tree: ClusterTree) -> None:
 
 async def test_tree_lists_tenants_subscriptions_clusters_filters_and_gets_credentials(azure_env: AzureEnv) -> None:
     seed_world(azure_env)
+    # aks-dev's API server on loopback (nobody answers): opening its context must not leave the machine
+    next(c for c in azure_env.state.clusters if c.name == "aks-dev").server = "https://127.0.0.1:9"
     kubeconfig = _kubeconfig(azure_env.kubeconfig)
     app = make_app(kubeconfig=str(kubeconfig))
     async with app.run_test(size=SIZE) as pilot:
@@ -135,6 +138,18 @@ async def test_tree_lists_tenants_subscriptions_clusters_filters_and_gets_creden
         await wait_for(pilot, lambda: tree.cursor_node is tree.node_for("aks-dev"), "the cursor on the new context")
         assert {c["name"] for c in yaml.safe_load(kubeconfig.read_text())["contexts"]} == {"old", "aks-dev"}
         assert tree.azure_state == "loaded" and len(tree.azure_cluster_nodes) == 4  # the Azure branch kept
+
+        # the cluster now says which context reaches it, and offers to open it
+        dev = next(n for n in tree.azure_cluster_nodes.values() if n.data.cluster.name == "aks-dev")  # type: ignore[union-attr]
+        assert str(dev.label).endswith("✓ context aks-dev")
+        dev = await _expanded(pilot, tree, "aks-dev")
+        opener = dev.children[0]
+        assert str(opener.label) == "→ open context aks-dev"
+        tree.move_cursor(opener)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        await wait_for(pilot, lambda: screen.target is not None and screen.target.context == "aks-dev", "aks-dev")
 
 
 async def test_a_name_clash_asks_and_another_name_is_added(azure_env: AzureEnv) -> None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from textual.widgets.tree import TreeNode
 
     from aksmcp_tui.core.azure import AksCluster, AksListing, AzureProblem, Subscription
+    from aksmcp_tui.ui.targets import ClusterTarget
 
 AZURE_IDLE = "enter: sign in and list subscriptions → AKS clusters"
 
@@ -28,6 +29,7 @@ class AzureRoot:
 @dataclass(frozen=True)
 class AzureClusterNode:
     cluster: AksCluster
+    context: ClusterTarget | None = None  # the kubeconfig context that already points at it
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,19 @@ def matches(cluster: AksCluster, text: str) -> bool:
     return all(word in haystack for word in text.lower().split())
 
 
-def cluster_label(cluster: AksCluster) -> Text:
+def context_hosts(targets: Iterable[ClusterTarget]) -> dict[str, ClusterTarget]:
+    """Kubeconfig contexts by their API server's host name (an AKS cluster's fqdn), first one wins."""
+    from urllib.parse import urlparse
+
+    hosts: dict[str, ClusterTarget] = {}
+    for target in targets:
+        host = urlparse(target.server or "").hostname
+        if host:
+            hosts.setdefault(host.lower(), target)
+    return hosts
+
+
+def cluster_label(cluster: AksCluster, context: ClusterTarget | None = None) -> Text:
     state = (cluster.power_state or "?").lower()
     mark, style = ("●", "green") if state == "running" else (("■", "yellow") if state == "stopped" else ("?", "dim"))
     if (cluster.provisioning_state or "Succeeded") not in ("Succeeded",):
@@ -83,6 +97,8 @@ def cluster_label(cluster: AksCluster) -> Text:
         tags.append("stopped")
     if tags:
         label.append(f"  [{', '.join(tags)}]", style="dim")
+    if context is not None:
+        label.append(f"  ✓ context {context.context}", style="green")
     return label
 
 
@@ -114,22 +130,30 @@ def _subscription_label(sub: Subscription, shown: int, total: int, problem: Azur
     return Text.assemble(sub.name, (f"  ({count})", "dim"))
 
 
-def _add_cluster(parent: TreeNode[Any], cluster: AksCluster) -> TreeNode[Any]:
+def _add_cluster(parent: TreeNode[Any], cluster: AksCluster, context: ClusterTarget | None) -> TreeNode[Any]:
     # details are added when the node is first expanded (add_cluster_details): with hundreds of
     # clusters, a filter keystroke re-renders a few hundred nodes instead of a few thousand
-    return parent.add(cluster_label(cluster), data=AzureClusterNode(cluster), expand=False, allow_expand=True)
+    label = cluster_label(cluster, context)
+    return parent.add(label, data=AzureClusterNode(cluster, context), expand=False, allow_expand=True)
 
 
-def add_cluster_details(node: TreeNode[Any], cluster: AksCluster) -> None:
+def add_cluster_details(node: TreeNode[Any], data: AzureClusterNode) -> None:
     if node.children:
         return
+    cluster = data.cluster
+    if data.context is not None:  # choosing it watches that context, like its node under Kubeconfig
+        node.add_leaf(Text(f"→ open context {data.context.context}", style="bold green"), data=data.context)
     for line in cluster_details(cluster):
         node.add_leaf(Text(line, style="dim"), data=AzureInfo(line))
     node.add_leaf(Text("⤓ get credentials (merge into kubeconfig)", style="bold"), data=AzureCredentialsAction(cluster))
 
 
-def render_listing(branch: TreeNode[Any], listing: AksListing, filter_text: str) -> dict[str, TreeNode[Any]]:
-    """Add the listing under the branch; returns the cluster nodes by cluster id (for tests and the cursor)."""
+def render_listing(
+    branch: TreeNode[Any], listing: AksListing, filter_text: str, contexts: dict[str, ClusterTarget] | None = None
+) -> dict[str, TreeNode[Any]]:
+    """Add the listing under the branch; returns the cluster nodes by cluster id (for tests and the cursor).
+    `contexts`: kubeconfig contexts by API server host, to mark the clusters that already have one."""
+    contexts = contexts or {}
     problems = {p.subscription_id: p for p in listing.problems}
     shown_total = 0
     nodes: dict[str, TreeNode[Any]] = {}
@@ -159,7 +183,8 @@ def render_listing(branch: TreeNode[Any], listing: AksListing, filter_text: str)
             elif not all_clusters:
                 sub_node.add_leaf(Text("no AKS clusters", style="dim"), data=AzureInfo("no AKS clusters"))
             for cluster in clusters:
-                nodes[cluster.id] = _add_cluster(sub_node, cluster)
+                context = contexts.get((cluster.fqdn or "").lower())
+                nodes[cluster.id] = _add_cluster(sub_node, cluster, context)
             shown_total += len(clusters)
     if not listing.subscriptions:
         branch.add_leaf("this sign-in sees no subscriptions", data=AzureInfo("no subscriptions"))

@@ -23,6 +23,7 @@ from aksmcp_tui.ui.widgets.azure_branch import (
     AzureRoot,
     add_cluster_details,
     branch_label,
+    context_hosts,
     render_lines,
     render_listing,
 )
@@ -74,6 +75,7 @@ class ClusterTree(Tree[NodeData]):
         self.azure_filter = ""
         self.azure_cluster_nodes: dict[str, TreeNode[Any]] = {}
         self.azure_loads = 0  # finished loads (tests wait on it)
+        self._context_hosts: dict[str, ClusterTarget] = {}  # kubeconfig contexts by API server host
 
     # ------------------------------------------------------------------ kubeconfig and sandbox
     def populate(self, targets: TargetList, active: ClusterTarget | None) -> None:
@@ -92,6 +94,8 @@ class ClusterTree(Tree[NodeData]):
             self.populate(targets, active)
             return
         self._fill_targets(targets)
+        if self.azure_state == "loaded":
+            self._render_azure()  # a cluster that just got a context shows it
         if active is not None:
             self.mark_active(active)
 
@@ -101,6 +105,7 @@ class ClusterTree(Tree[NodeData]):
         kube.remove_children()
         sandbox.remove_children()
         self._target_nodes.clear()
+        self._context_hosts = context_hosts(targets.kubeconfig_targets)
         if targets.kubeconfig_problem:
             kube.add_leaf(f"⚠ {targets.kubeconfig_problem}")
         elif not targets.kubeconfig_targets:
@@ -178,7 +183,9 @@ class ClusterTree(Tree[NodeData]):
         else:
             branch.add_leaf("↻ refresh", data=AzureRoot())
             if self.azure_state == "loaded" and self.azure_listing is not None:
-                self.azure_cluster_nodes = render_listing(branch, self.azure_listing, self.azure_filter)
+                self.azure_cluster_nodes = render_listing(
+                    branch, self.azure_listing, self.azure_filter, self._context_hosts
+                )
             else:
                 render_lines(branch, lines or [], style="yellow" if self.azure_state == "sign-in" else "red")
         shown = len(self.azure_cluster_nodes)
@@ -197,7 +204,7 @@ class ClusterTree(Tree[NodeData]):
         data = event.node.data
         if isinstance(data, AzureClusterNode):
             event.stop()
-            add_cluster_details(event.node, data.cluster)
+            add_cluster_details(event.node, data)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
         data = event.node.data
