@@ -111,8 +111,10 @@ async def test_results_are_cached_briefly_and_refresh_asks_again(azure_env: Azur
         first = len(azure_env.fake.requests(CLUSTERS_PATH))
         await session.list_clusters()
         assert len(azure_env.fake.requests(CLUSTERS_PATH)) == first  # from the cache
+        assert len(azure_env.fake.requests("^/subscriptions$")) == 1
         await session.list_clusters(refresh=True)
         assert len(azure_env.fake.requests(CLUSTERS_PATH)) == 2 * first
+        assert len(azure_env.fake.requests("^/subscriptions$")) == 2  # a new subscription shows on refresh
 
 
 async def test_no_credentials_says_how_to_sign_in_without_probing_imds(

@@ -175,7 +175,7 @@ async def check_pull(
     credential = await session.credential()
     try:
         async with AuthorizationManagementClient(
-            credential, target.subscription_id, **session._client_options()
+            credential, target.subscription_id, **session.client_options()
         ) as client:
             assignments = [
                 a

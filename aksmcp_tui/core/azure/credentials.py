@@ -80,7 +80,7 @@ async def fetch_credentials(session: AzureSession, cluster: AksCluster, *, admin
             "use the user credentials (without --admin)"
         )
     credential = await session.credential()
-    options = session._client_options()
+    options = session.client_options()
     try:
         async with ContainerServiceClient(credential, cluster.subscription_id, **options) as client:
             ops = client.managed_clusters

@@ -125,7 +125,8 @@ class AzureSession:
         """Drop the cache (the dashboard's refresh)."""
         self._cache.clear()
 
-    def _client_options(self) -> dict[str, Any]:
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for any azure-mgmt client: this cloud's ARM endpoint, token audience, CA bundle."""
         return {"base_url": self.cloud.arm_endpoint, "credential_scopes": [self.cloud.arm_scope], **transport_options()}
 
     async def _cached(self, key: tuple[str, ...], load: Callable[[], Awaitable[T]], refresh: bool) -> T:
@@ -147,7 +148,7 @@ class AzureSession:
 
         credential = await self.credential()
         try:
-            async with SubscriptionClient(credential, **self._client_options()) as client:
+            async with SubscriptionClient(credential, **self.client_options()) as client:
                 return [
                     Subscription(
                         id=str(s.subscription_id),
@@ -169,7 +170,7 @@ class AzureSession:
         ids = {s.tenant_id for s in subscriptions or [] if s.tenant_id}
         found: dict[str, Tenant] = {}
         try:
-            async with SubscriptionClient(await self.credential(), **self._client_options()) as client:
+            async with SubscriptionClient(await self.credential(), **self.client_options()) as client:
                 async for t in client.tenants.list():
                     if t.tenant_id:
                         found[t.tenant_id] = Tenant(t.tenant_id, t.display_name, t.default_domain)
@@ -179,9 +180,9 @@ class AzureSession:
             found.setdefault(tenant_id, Tenant(tenant_id))
         return sorted(found.values(), key=lambda t: (t.name or t.id).lower())
 
-    async def resolve_subscription(self, wanted: str) -> Subscription:
+    async def resolve_subscription(self, wanted: str, *, refresh: bool = False) -> Subscription:
         """A subscription by id or display name (as `az --subscription` takes either)."""
-        subscriptions = await self.subscriptions()
+        subscriptions = await self.subscriptions(refresh=refresh)
         for s in subscriptions:
             if s.id.lower() == wanted.lower():
                 return s
@@ -193,17 +194,17 @@ class AzureSession:
         known = ", ".join(f"{s.name} ({s.id})" for s in subscriptions) or "none"
         raise AzureError(f"no subscription {wanted!r} for this sign-in (known: {known})")
 
-    async def _chosen(self, subscription: str | None) -> list[Subscription]:
+    async def _chosen(self, subscription: str | None, refresh: bool = False) -> list[Subscription]:
         if subscription:
-            return [await self.resolve_subscription(subscription)]
-        return await self.subscriptions()
+            return [await self.resolve_subscription(subscription, refresh=refresh)]
+        return await self.subscriptions(refresh=refresh)
 
     # ------------------------------------------------------------------ AKS clusters
     async def list_clusters(self, subscription: str | None = None, *, refresh: bool = False) -> AksListing:
         """Every AKS cluster of every subscription (or of one), all pages; problems per subscription."""
 
         async def load() -> AksListing:
-            subscriptions = await self._chosen(subscription)
+            subscriptions = await self._chosen(subscription, refresh)
             tenants = await self.tenants(subscriptions)
             clusters, problems = await _per_subscription(subscriptions, self._clusters_of)
             clusters.sort(key=lambda c: (c.subscription_name or "", c.resource_group.lower(), c.name.lower()))
@@ -215,7 +216,7 @@ class AzureSession:
         from azure.mgmt.containerservice.aio import ContainerServiceClient
 
         credential = await self.credential()
-        async with ContainerServiceClient(credential, subscription.id, **self._client_options()) as client:
+        async with ContainerServiceClient(credential, subscription.id, **self.client_options()) as client:
             return [cluster_from_sdk(c, subscription) async for c in client.managed_clusters.list()]
 
     async def get_cluster(self, subscription_id: str, resource_group: str, name: str) -> AksCluster:
@@ -225,7 +226,7 @@ class AzureSession:
         credential = await self.credential()
         sub = Subscription(subscription_id, subscription_id, None)
         try:
-            async with ContainerServiceClient(credential, subscription_id, **self._client_options()) as client:
+            async with ContainerServiceClient(credential, subscription_id, **self.client_options()) as client:
                 return cluster_from_sdk(await client.managed_clusters.get(resource_group, name), sub)
         except ResourceNotFoundError as error:
             raise AzureError(
@@ -261,7 +262,7 @@ class AzureSession:
     # ------------------------------------------------------------------ registries
     async def list_registries(self, subscription: str | None = None, *, refresh: bool = False) -> RegistryListing:
         async def load() -> RegistryListing:
-            subscriptions = await self._chosen(subscription)
+            subscriptions = await self._chosen(subscription, refresh)
             registries, problems = await _per_subscription(subscriptions, self._registries_of)
             registries.sort(key=lambda r: r.name.lower())
             return RegistryListing(tuple(registries), tuple(problems), len(subscriptions))
@@ -272,7 +273,7 @@ class AzureSession:
         from azure.mgmt.containerregistry.aio import ContainerRegistryManagementClient
 
         credential = await self.credential()
-        async with ContainerRegistryManagementClient(credential, subscription.id, **self._client_options()) as client:
+        async with ContainerRegistryManagementClient(credential, subscription.id, **self.client_options()) as client:
             return [
                 Registry(
                     name=str(r.name),
