@@ -158,6 +158,9 @@ def render_listing(
     shown_total = 0
     nodes: dict[str, TreeNode[Any]] = {}
     tenants = {t.id: t for t in listing.tenants}
+    by_subscription: dict[str, list[AksCluster]] = {}
+    for cluster in listing.clusters:
+        by_subscription.setdefault(cluster.subscription_id, []).append(cluster)
     tenant_ids = list(tenants) + sorted({s.tenant_id or "" for s in listing.subscriptions} - set(tenants))
     for tenant_id in tenant_ids:
         subs = [s for s in listing.subscriptions if (s.tenant_id or "") == tenant_id]
@@ -167,7 +170,7 @@ def render_listing(
         name = (tenant.name or tenant.domain or tenant.id) if tenant else (tenant_id or "unknown tenant")
         tenant_node = branch.add(Text.assemble(("tenant ", "dim"), name), data=AzureInfo(name), expand=True)
         for sub in subs:
-            all_clusters = [c for c in listing.clusters if c.subscription_id == sub.id]
+            all_clusters = by_subscription.get(sub.id, [])
             sub_match = bool(filter_text) and filter_text.lower() in sub.name.lower()
             clusters = all_clusters if sub_match else [c for c in all_clusters if matches(c, filter_text)]
             problem = problems.get(sub.id)
