@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from aksmcp_tui import __version__
 from aksmcp_tui.commands import (
+    azure_cmd,
     components_cmd,
     connect_cmd,
     dashboard_cmd,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     observe_cmd.register(subcommands)
     deploy_cmd.register(subcommands)
     components_cmd.register(subcommands)
+    azure_cmd.register(subcommands)
     parser.set_defaults(handler=dashboard_cmd.run_dashboard)
     return parser
 

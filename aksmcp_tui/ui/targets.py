@@ -29,6 +29,7 @@ class TargetList:
     kubeconfig_targets: tuple[ClusterTarget, ...]
     sandbox: ClusterTarget | None
     kubeconfig_problem: str | None  # a broken kubeconfig is shown in the tree, not raised
+    kubeconfig: str | None = None  # what was read (None: $KUBECONFIG / ~/.kube/config); new contexts go there
 
     def all(self) -> list[ClusterTarget]:
         targets = list(self.kubeconfig_targets)
@@ -82,4 +83,4 @@ def discover_targets(kubeconfig: str | None = None, sandbox_kubeconfig: Path | N
     sandbox = None
     if sandbox_kubeconfig is not None:
         sandbox = ClusterTarget(context=SANDBOX_CONTEXT, kubeconfig=str(sandbox_kubeconfig), origin="sandbox")
-    return TargetList(tuple(targets), sandbox, problem)
+    return TargetList(tuple(targets), sandbox, problem, kubeconfig)

@@ -17,7 +17,7 @@ from textual.widgets import Footer, Input, Static
 from aksmcp_tui.ui.actions import LATER, MAIN_ACTIONS, bindings_for
 from aksmcp_tui.ui.command_line import COMMAND_WORDS, CommandError, parse_command
 from aksmcp_tui.ui.targets import ClusterTarget, TargetList
-from aksmcp_tui.ui.widgets.cluster_tree import AZURE_NOTE, ClusterTree
+from aksmcp_tui.ui.widgets.cluster_tree import ClusterTree
 from aksmcp_tui.ui.widgets.fleet_table import FleetTable, WorkloadKey
 from aksmcp_tui.ui.widgets.problem_panel import ProblemPanel, describe
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from aksmcp_tui.ui.app import AksmcpApp
 
 TRAFFIC_SECONDS = 5.0
+FILTER_HINT = "filter: name, namespace, image, health"
 FLUSH_DELAY = 0.05  # watch events arriving within this window are applied with one repaint
 
 
@@ -48,6 +49,7 @@ class MainScreen(Screen[None]):
         # RBAC limits the watch reported (FleetScopeNarrowed, FleetHealthLimited): shown while no problem is
         self.notices: dict[str, tuple[str, str]] = {}  # "scope" | "health" -> (title, body)
         self.narrowed_to: str | None = None  # the namespace shown because all namespaces are forbidden
+        self.filter_tree = False  # "/" pressed in the cluster tree filters its Azure branch
 
     @property
     def dash(self) -> AksmcpApp:
@@ -63,7 +65,7 @@ class MainScreen(Screen[None]):
             with Vertical(id="fleet-pane"):
                 yield ProblemPanel(id="problem")
                 yield FleetTable(id="fleet", clock=self.dash.clock)
-                yield Input(placeholder="filter: name, namespace, image, health", id="filter")
+                yield Input(placeholder=FILTER_HINT, id="filter")
                 yield Input(
                     placeholder=":ctx NAME · :ns NAME|all · :deploy · :help",
                     id="command",
@@ -274,9 +276,11 @@ class MainScreen(Screen[None]):
             self.switch_target(event.target, self.namespace)
         self.set_focus(self.query_one(FleetTable))
 
-    @on(ClusterTree.AzureChosen)
-    def _azure_chosen(self) -> None:
-        self.notify(AZURE_NOTE, title="Azure", timeout=8)
+    @on(ClusterTree.AzureCredentialsRequested)
+    def _azure_credentials(self, event: ClusterTree.AzureCredentialsRequested) -> None:
+        from aksmcp_tui.ui.azure_credentials import get_credentials_in_background
+
+        get_credentials_in_background(self, event.cluster)
 
     @on(FleetTable.Opened)
     def _opened(self, event: FleetTable.Opened) -> None:
@@ -295,10 +299,17 @@ class MainScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_typed(self, event: Input.Changed) -> None:
+        if self.filter_tree:
+            self.query_one(ClusterTree).set_azure_filter(event.value)
+            return
         self.query_one(FleetTable).set_filter(event.value)
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
+        if self.filter_tree:
+            self.query_one("#filter", Input).display = bool(self.query_one(ClusterTree).azure_filter)
+            self.set_focus(self.query_one(ClusterTree))
+            return
         self.query_one("#filter", Input).display = bool(self.query_one(FleetTable).filter_text)
         self.set_focus(self.query_one(FleetTable))
 
@@ -422,6 +433,12 @@ class MainScreen(Screen[None]):
     def action_filter(self) -> None:
         self._typing_elsewhere()
         line = self.query_one("#filter", Input)
+        in_tree = isinstance(self.focused, ClusterTree)
+        if in_tree != self.filter_tree:  # the one filter line switches between the table and the Azure branch
+            self.filter_tree = in_tree
+            tree, table = self.query_one(ClusterTree), self.query_one(FleetTable)
+            line.value = tree.azure_filter if in_tree else table.filter_text
+            line.placeholder = "filter AKS clusters: name, group, location, version" if in_tree else FILTER_HINT
         line.display = True
         self.set_focus(line)  # at once: keys typed right after "/" are the filter
 
@@ -434,6 +451,13 @@ class MainScreen(Screen[None]):
             self.set_focus(self.query_one(FleetTable))
             return
         filter_line = self.query_one("#filter", Input)
+        tree = self.query_one(ClusterTree)
+        if self.filter_tree and (filter_line.display or tree.azure_filter):
+            filter_line.value = ""
+            filter_line.display = False
+            tree.set_azure_filter("")
+            self.set_focus(tree)
+            return
         if filter_line.display or self.query_one(FleetTable).filter_text:
             filter_line.value = ""
             filter_line.display = False
