@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,10 +77,9 @@ def test_stdio_time_server(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_uvx_form_from_the_issue_when_uvx_exists(capsys: pytest.CaptureFixture[str]) -> None:
-    """The issue's own example line; uvx resolves the package itself, so only where uvx is installed."""
-    if shutil.which("uvx") is None:
-        pytest.skip("uvx is not installed")
-    code, out, _ = run(capsys, "tools", "--stdio", "--", "uvx", "mcp-server-time")
+    """The issue's own example line; uvx (installed by .ci/install-tools) resolves the package from PyPI itself."""
+    uvx = require_tool("uvx")
+    code, out, _ = run(capsys, "tools", "--stdio", "--", uvx, "mcp-server-time")
     assert code == 0 and "get_current_time" in out
 
 

@@ -10,6 +10,7 @@ Failures become `ConsoleError`s that say what to do; a tool's `isError` is a res
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -185,7 +186,9 @@ class McpSession:
         # stderr is the server's log: kept in a file (not our terminal, where it would tear the screen) and
         # shown when the command fails
         self._stderr = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace"))  # noqa: SIM115
-        params = StdioServerParameters(command=command[0], args=list(command[1:]))
+        # The user's own environment, as if typed in their shell: the SDK's default keeps only HOME/PATH/...,
+        # which drops proxy settings and CA bundles, so `uvx`/`npx` behind a corporate proxy cannot fetch.
+        params = StdioServerParameters(command=command[0], args=list(command[1:]), env=dict(os.environ))
         return stdio_client(params, errlog=self._stderr), None, None
 
     def stderr_tail(self, limit: int = 2000) -> str:
