@@ -7,10 +7,11 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from aksmcp_tui.core.forward import ForwardError, open_tunnel
+from aksmcp_tui.core.forward import ForwardError, Tunnel, open_tunnel
 from aksmcp_tui.core.kube import KubeContext
 from tests.forward.support import (
     create,
@@ -120,22 +121,58 @@ async def test_half_close_still_delivers_the_answer(kube: KubeContext, echo: lis
         assert body.startswith(b"HTTP/1.0 200")
 
 
+async def forward_drops(tunnel: Tunnel, pod: str) -> float:
+    """When the forward's watch stopped counting `pod` as ready (from then on no new connection may go there)."""
+    backends = tunnel.forwarder.backends
+    while any(p.name == pod for p in backends.ready()):
+        await backends.wait_changed(0.2)
+    return time.monotonic()
+
+
+async def loop_after_kill(tunnel: Tunnel, victim: str, until: Any) -> list[tuple[float, str | None, str]]:
+    """A client looping connections until `until(pod)` is true: (start time, pod or None, error)."""
+    attempts: list[tuple[float, str | None, str]] = []
+    while True:
+        started = time.monotonic()
+        try:
+            pod, echoed = await talk(tunnel.local_port)
+            assert echoed == b"ping"
+        except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            attempts.append((started, None, repr(exc)))
+            continue
+        attempts.append((started, pod, ""))
+        if until(pod):
+            return attempts
+
+
 async def test_killed_pod_new_connections_succeed_within_a_second(kube: KubeContext, echo: list[str]) -> None:
     async with open_tunnel(kube, NS, "svc/echo", "echo") as tunnel:
         victim, _ = await talk(tunnel.local_port)
-        # an open connection to the victim dies with it; others do not
+        # an open connection to a pod that is not killed keeps working
+        survivor_pod = (set(echo) - {victim}).pop()
         reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
         first = (await reader.readline()).decode().strip().removeprefix("pod=")
+        dropped = asyncio.create_task(forward_drops(tunnel, victim))
         killed_at = time.monotonic()
         await delete_pod(kube, NS, victim, grace=0)
-        successes: list[float] = []
-        while len(successes) < 5 and time.monotonic() - killed_at < 20:
-            pod, echoed = await talk(tunnel.local_port)
-            assert echoed == b"ping" and pod != victim
-            successes.append(time.monotonic() - killed_at)
-        assert successes[0] < 1.0, successes
+        successes = 0
+
+        def enough(pod: str) -> bool:
+            nonlocal successes
+            successes += pod != victim
+            return successes >= 5
+
+        attempts = await loop_after_kill(tunnel, victim, enough)
+        knew_at = await dropped
+        first_new = next(t for t, pod, _ in attempts if pod is not None and pod != victim)
+        assert first_new - killed_at < 1.0, attempts
+        # only a connection that raced the kill (opened before the watch said so) may fail
+        late_failures = [a for a in attempts if a[1] is None and a[0] >= knew_at]
+        assert late_failures == [], attempts
+        if first == survivor_pod:
+            writer.write(b"still here")
+            assert await asyncio.wait_for(reader.readexactly(10), 10) == b"still here"
         writer.close()
-        assert first in echo
     await wait_ready(kube, NS, "app=echo", 2)
 
 
@@ -170,6 +207,7 @@ async def test_bad_input_messages(kube: KubeContext, echo: list[str]) -> None:
 async def test_error_channel_reason_and_waiting_refusal(kube: KubeContext, echo: list[str]) -> None:
     # 9090 is declared nowhere: the kubelet's error channel says nothing listens
     async with open_tunnel(kube, NS, f"pod/{echo[0]}", 9090, hold_timeout=1.5) as tunnel:
+        assert await tunnel.wait_ready(30)
         reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
         writer.write(b"hello")
         data = await asyncio.wait_for(reader.read(), 20)
@@ -210,6 +248,7 @@ async def test_single_replica_kill_heals_within_restart_to_ready_plus_one_second
     async with open_tunnel(kube, NS, "deploy/solo", "echo", hold_timeout=60) as tunnel:
         pod, _ = await talk(tunnel.local_port)
         assert pod == victim
+        dropped = asyncio.create_task(forward_drops(tunnel, victim))
         await delete_pod(kube, NS, victim, grace=0)
         ready_at: list[float] = []
 
@@ -219,12 +258,10 @@ async def test_single_replica_kill_heals_within_restart_to_ready_plus_one_second
             ready_at.append(time.monotonic())
 
         watcher = asyncio.create_task(replacement_ready())
-        # a client looping connections: held while no pod is ready, served once one is
-        while True:
-            pod, echoed = await talk(tunnel.local_port)
-            if pod != victim:
-                served_at = time.monotonic()
-                break
+        # connections made while no pod is ready are held, then served by the replacement
+        attempts = await loop_after_kill(tunnel, victim, lambda pod: pod != victim)
+        served_at = time.monotonic()
         await watcher
-        assert echoed == b"ping"
+        knew_at = await dropped
         assert served_at - ready_at[0] < 1.0, (served_at, ready_at)
+        assert [a for a in attempts if a[1] is None and a[0] >= knew_at] == [], attempts

@@ -11,6 +11,9 @@ Healing rules (why the code looks like this):
 - No ready pod: the connection waits (state "waiting") up to `hold_timeout`, then is refused and
   the reason recorded.
 - Once the pod has answered, a failure is final for that connection only.
+- One spare stream is kept open to a ready pod, so an accepted connection starts at once instead
+  of after a TLS handshake and websocket upgrade to the API server (tens of ms); a spare that died
+  meanwhile is retried like any stream that fails before the first byte.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 import aiohttp
 
-from aksmcp_tui.core.forward.backends import Backends, PodInfo
+from aksmcp_tui.core.forward.backends import Backends, PodInfo, backoff_delays
 from aksmcp_tui.core.forward.ports import port_taken_message
 from aksmcp_tui.core.forward.probe import ProbeResult, probe_mcp
 from aksmcp_tui.core.forward.spec import ForwardError, ForwardStatus, forward_id, normalize_target
@@ -43,6 +46,8 @@ RECENT_FAILURE_SECONDS = 30.0  # a connection failure keeps the forward "degrade
 POD_COOLDOWN = 2.0  # a pod whose stream just failed is avoided this long
 LINGER_AFTER_LOCAL_EOF = 30.0  # v4 has no half-close: wait this long for the pod's answer
 PROBE_INTERVAL = 15.0
+SPARE_MAX_AGE = 60.0
+SPARE_REFILL_DELAY = 0.05  # an older spare is replaced (servers and middle boxes may drop idle streams)
 
 StateListener = Callable[[ForwardStatus, str], None]  # (new status, previous state)
 
@@ -62,6 +67,7 @@ class Forwarder:
         hold_timeout: float = HOLD_TIMEOUT,
         probe: bool | None = None,
         probe_interval: float = PROBE_INTERVAL,
+        prewarm: bool = True,
     ) -> None:
         self.kube = kube
         self.namespace = namespace
@@ -87,6 +93,8 @@ class Forwarder:
         self.last_error: str | None = None
         self.last_failure_at = float("-inf")
         self.fatal: str | None = None
+        # the cluster refuses streams outright (403, no websocket support): "failed" until one works
+        self.blocked: str | None = None
         self.pod_in_use: str | None = None
         self.probe_result: ProbeResult | None = None
         self._state = "waiting"
@@ -97,6 +105,10 @@ class Forwarder:
         self._rotation = itertools.count()
         self._cooldown: dict[str, float] = {}
         self._had_api_problem = False
+        self.prewarm = prewarm
+        self._spare: PortForwardStream | None = None
+        self._spare_wanted = asyncio.Event()
+        self._spare_task: asyncio.Task[None] | None = None
 
     # lifecycle
 
@@ -118,6 +130,9 @@ class Forwarder:
         self.local_port = int(self._server.sockets[0].getsockname()[1])
         self.started_at = time.monotonic()
         self.backends.start()
+        if self.prewarm:
+            self._spare_wanted.set()
+            self._spare_task = asyncio.create_task(self._spare_loop(), name=f"forward-spare-{self.id}")
         if self._should_probe():
             self._probe_task = asyncio.create_task(self._probe_loop(), name=f"forward-probe-{self.id}")
         log.info("forward %s %s/%s listening on %s", self.id, self.namespace, self.target, self.local_url)
@@ -135,6 +150,13 @@ class Forwarder:
             task.cancel()
         if self._conn_tasks:
             await asyncio.gather(*self._conn_tasks, return_exceptions=True)
+        if self._spare_task is not None:
+            self._spare_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._spare_task
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            await spare.close()
         if self._probe_task is not None:
             self._probe_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -157,7 +179,7 @@ class Forwarder:
         return f"http://{host}:{self.local_port}"
 
     def state(self) -> str:
-        if self.fatal or self._server is None:
+        if self.fatal or self._server is None or self.blocked:
             return "failed"
         if not self.backends.ready():
             return "waiting"
@@ -171,7 +193,7 @@ class Forwarder:
 
     def status(self) -> ForwardStatus:
         probe = self.probe_result
-        error = self.fatal or self.backends.problem or self.last_error
+        error = self.fatal or self.blocked or self.backends.problem or self.last_error
         if error is None and probe is not None and not probe.ok:
             error = probe.error
         state = self.state()
@@ -206,6 +228,11 @@ class Forwarder:
         )
 
     def _changed(self) -> None:
+        spare = self._spare
+        if spare is not None and not self._pod_ready(spare.pod):
+            self._spare = None  # its pod stopped being ready: never hand it out
+            self._spare_wanted.set()
+            asyncio.get_running_loop().create_task(spare.close())
         if self.backends.problem:
             self._had_api_problem = True
         elif self._had_api_problem:
@@ -252,10 +279,82 @@ class Forwarder:
         best = [p for p in pool if load[p.name] == least]
         return best[next(self._rotation) % len(best)]
 
+    def _pod_ready(self, name: str) -> bool:
+        pod = self.backends.pods.get(name)
+        return pod is not None and pod.ready
+
+    def _take_spare(self) -> PortForwardStream | None:
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        self._spare_wanted.set()
+        first = spare.first
+        # done already: it died, or the server spoke first (stale greeting); either way not for a client
+        dead = first is not None and first.done()
+        if dead or not self._pod_ready(spare.pod) or time.monotonic() - spare.opened_at > SPARE_MAX_AGE:
+            asyncio.get_running_loop().create_task(spare.close())
+            return None
+        return spare
+
+    async def _spare_loop(self) -> None:
+        """Keep one stream open ahead of need (refilled after each use, with back-off on failures).
+
+        Only for protocols where the client speaks first (HTTP, MCP): when a spare receives bytes
+        before any client, it is dropped and spares stop for this forward."""
+        delays = backoff_delays(0.5, 10.0)
+        while self.prewarm:
+            await self._spare_wanted.wait()
+            self._spare_wanted.clear()
+            if self._spare is not None:
+                old, self._spare = self._spare, None
+                await old.close()
+            pod = self._pick(set())
+            if pod is None or pod.port is None:
+                await self.backends.wait_changed(5.0)
+                self._spare_wanted.set()
+                continue
+            try:
+                stream = await PortForwardStream.open(self.kube, self.namespace, pod.name, pod.port)
+            except StreamFailed:
+                await asyncio.sleep(next(delays))
+                self._spare_wanted.set()
+                continue
+            stream.prewarmed = True
+            first = stream.watch_first()
+            self._spare = stream
+            taken = asyncio.ensure_future(self._spare_wanted.wait())
+            try:
+                await asyncio.wait({taken, first}, timeout=SPARE_MAX_AGE, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                taken.cancel()
+            if self._spare is not stream:
+                delays = backoff_delays(0.5, 10.0)
+                # Handed out: make the next one, but not while the connection that took it does
+                # its first round trip (a TLS handshake would hold the event loop right then).
+                await asyncio.sleep(SPARE_REFILL_DELAY)
+                continue
+            if first.done():
+                self._spare = None
+                await stream.close()
+                if first.result().data is not None:
+                    # The server speaks first: a greeting kept for later may come from a pod (or a
+                    # stream) that is gone by the time a client gets it. No spares for this forward.
+                    self.prewarm = False
+                    return
+                # it died while idle; a server that closes idle streams at once gets back-off
+                if time.monotonic() - stream.opened_at < 1.0:
+                    await asyncio.sleep(next(delays))
+            self._spare_wanted.set()  # too old or died: replace it
+
     async def _dial(self, tried: set[str], deadline: float) -> PortForwardStream | None:
         """A stream to some ready pod, waiting for one up to `deadline`. None: refused (reason recorded)."""
         loop = asyncio.get_running_loop()
         reason = ""
+        if not tried:
+            spare = self._take_spare()
+            if spare is not None:
+                self.pod_in_use = spare.pod
+                return spare
         while True:
             pod = self._pick(tried)
             if pod is None:
@@ -278,11 +377,15 @@ class Forwarder:
                 self._cooldown[pod.name] = time.monotonic() + POD_COOLDOWN
                 self.reconnects += 1
                 if not failed.retryable:
+                    self.blocked = reason
                     self._failure(reason)
                     return None
                 self.last_error = reason
                 continue
             self.pod_in_use = pod.name
+            if self.blocked:
+                self.blocked = None
+                self._changed()
             return stream
 
     def _no_pod_reason(self) -> str:
@@ -357,6 +460,8 @@ class _Connection:
         self.local_eof = asyncio.Event()
         self.lock = asyncio.Lock()
         self.stream: PortForwardStream | None = None
+        # Fewer drain() waits on a fast local reader; a slow one still pushes back at 1 MiB.
+        writer.transport.set_write_buffer_limits(high=1024 * 1024)
 
     async def run(self) -> None:
         fwd = self.fwd
@@ -382,15 +487,22 @@ class _Connection:
                     await self.writer.drain()  # back-pressure: a slow client slows the stream
                     continue
                 # the pod side ended
-                retry = not self.committed and not self.overflow and (error is not None or len(self.replay) > 0)
+                # A spare that died while waiting is no business of the client's: always try again.
+                retry = (
+                    not self.committed
+                    and not self.overflow
+                    and (error is not None or len(self.replay) > 0 or stream.prewarmed)
+                )
                 if not retry:
                     if error:
                         fwd._failure(error)
                     break
-                tried.add(stream.pod)
-                fwd._cooldown[stream.pod] = time.monotonic() + POD_COOLDOWN
-                fwd.reconnects += 1
-                fwd.last_error = error or f"pod {stream.pod} closed the connection before answering"
+                if not (stream.prewarmed and error is None and not self.replay):
+                    # (a spare closed while idle says nothing bad about its pod)
+                    tried.add(stream.pod)
+                    fwd._cooldown[stream.pod] = time.monotonic() + POD_COOLDOWN
+                    fwd.reconnects += 1
+                    fwd.last_error = error or f"pod {stream.pod} closed the connection before answering"
                 await stream.close()
                 async with self.lock:
                     new = await fwd._dial(tried, deadline)
