@@ -39,7 +39,10 @@ MAIN_ACTIONS: tuple[UiAction, ...] = (
     UiAction("retry", "r", "r", "Refresh", "Refresh / retry", "Reconnect and list again"),
     UiAction("focus_clusters", "t", "t", "Clusters", "Focus cluster tree", "Move the focus to the cluster tree"),
     UiAction("later('Logs')", "l", "l", "Logs", "Logs", f"Follow the pods' logs ({LATER})", later=True),
-    UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
+    UiAction("forward", "f", "f", "Forward", "Port-forward", "Forward the deployment's MCP port (forward daemon)"),
+    UiAction(
+        "forwards", "F", "F", "Forwards", "Forwards", "Every forward: pod, uptime, reconnects, traffic", show=False
+    ),
     UiAction("later('Console')", "c", "c", "Console", "MCP console", f"Call tools on the server ({LATER})", later=True),
     UiAction("later('Deploy')", "d", "d", "Deploy", "Deploy", f"Build and deploy an MCP server ({LATER})", later=True),
     UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
@@ -51,7 +54,7 @@ DETAILS_ACTIONS: tuple[UiAction, ...] = (
     UiAction("back", "escape,q", "esc/q", "Back", "Back to the fleet", "Return to the deployments table"),
     UiAction("refresh", "r", "r", "Refresh", "Refresh details", "Load the details again"),
     UiAction("later('Logs')", "l", "l", "Logs", "Logs", f"Follow the pods' logs ({LATER})", later=True),
-    UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
+    UiAction("forward", "f", "f", "Forward", "Port-forward", "Forward the deployment's MCP port (forward daemon)"),
     UiAction("later('Console')", "c", "c", "Console", "MCP console", f"Call tools on the server ({LATER})", later=True),
     UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
 )

@@ -206,11 +206,11 @@ async def test_later_keys_notify_and_palette_runs_actions(tmp_path: Path, seeded
     app = _app(tmp_path, seeded_sandbox)
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await _wait_rows(pilot, app, MCP_NAMES)
-        for key in ("l", "f", "c", "d"):
+        for key in ("l", "c", "d"):  # f forwards now (tests/forward/test_dashboard.py)
             await pilot.press(key)
         await pilot.pause()
         notes = [m.notification.message for m in seen if isinstance(m, Notify)]
-        assert sum("arrives in a later release" in note for note in notes) == 4
+        assert sum("arrives in a later release" in note for note in notes) == 3
 
         # the palette offers the same actions: "Filter deployments" opens the filter line
         await pilot.press("ctrl+p")

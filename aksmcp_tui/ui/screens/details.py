@@ -161,6 +161,11 @@ class DetailsScreen(Screen[None]):
     def action_later(self, what: str) -> None:
         self.notify(f"{what} {LATER}.", title=what)
 
+    def action_forward(self) -> None:
+        from aksmcp_tui.ui.screens.forwards import forward_workload
+
+        forward_workload(self, self.target, self.workload)
+
     def action_help(self) -> None:
         from aksmcp_tui.ui.screens.help import HelpScreen
 
