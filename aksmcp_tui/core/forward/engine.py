@@ -460,6 +460,10 @@ class _Connection:
         self.local_eof = asyncio.Event()
         self.lock = asyncio.Lock()
         self.stream: PortForwardStream | None = None
+        self.last_pod_data = 0.0
+        self.lingered = False
+        self._linger: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Task[None] | None = None
         # Fewer drain() waits on a fast local reader; a slow one still pushes back at 1 MiB.
         writer.transport.set_write_buffer_limits(high=1024 * 1024)
 
@@ -473,12 +477,15 @@ class _Connection:
         self._use(stream)
         upload = asyncio.create_task(self._client_to_pod())
         try:
+            loop = asyncio.get_running_loop()
             while True:
-                result = await self._receive(stream)
-                if result is None:
-                    break  # linger after local EOF expired
-                data, error = result
+                result = await stream.receive()
+                data, error = result.data, result.error
+                if self.lingered:
+                    break  # the pod stayed silent after the client's EOF
                 if data is not None:
+                    if self.local_eof.is_set():
+                        self.last_pod_data = loop.time()
                     if not self.committed:
                         self.committed = True
                         self.replay = bytearray()
@@ -515,6 +522,8 @@ class _Connection:
         except (ConnectionError, aiohttp.ClientError):
             pass  # the local client went away
         finally:
+            if self._linger is not None:
+                self._linger.cancel()
             upload.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await upload
@@ -525,32 +534,25 @@ class _Connection:
         self.stream = stream
         self.task.aksmcp_pod = stream.pod  # type: ignore[attr-defined]
 
-    async def _receive(self, stream: PortForwardStream) -> tuple[bytes | None, str | None] | None:
-        if not self.local_eof.is_set():
-            receive = asyncio.ensure_future(stream.receive())
-            eof = asyncio.ensure_future(self.local_eof.wait())
-            done, _ = await asyncio.wait({receive, eof}, return_when=asyncio.FIRST_COMPLETED)
-            if receive in done:
-                eof.cancel()
-                r = receive.result()
-                return r.data, r.error
-            eof.cancel()
-            try:
-                r = await asyncio.wait_for(receive, LINGER_AFTER_LOCAL_EOF)
-            except TimeoutError:
-                return None
-            return r.data, r.error
-        try:
-            r = await asyncio.wait_for(stream.receive(), LINGER_AFTER_LOCAL_EOF)
-        except TimeoutError:
-            return None
-        return r.data, r.error
+    def _arm_linger(self) -> None:
+        """After the client's EOF, give the pod LINGER_AFTER_LOCAL_EOF of silence before giving up
+        (v4 cannot pass the EOF on, so a pod waiting for more would otherwise hold the stream)."""
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self.last_pod_data
+        if quiet >= LINGER_AFTER_LOCAL_EOF:
+            self.lingered = True
+            if self.stream is not None:
+                self._closing = loop.create_task(self.stream.close())
+            return
+        self._linger = loop.call_later(LINGER_AFTER_LOCAL_EOF - quiet, self._arm_linger)
 
     async def _client_to_pod(self) -> None:
         while True:
             data = await self.reader.read(CHUNK)
             if not data:
                 self.local_eof.set()  # v4 cannot pass EOF on: keep reading the pod's answer
+                self.last_pod_data = asyncio.get_running_loop().time()
+                self._arm_linger()
                 return
             async with self.lock:
                 if not self.committed:
