@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from aksmcp_tui.core.forward import ForwardError, Tunnel, open_tunnel
 from aksmcp_tui.core.kube import KubeContext
 from tests.forward.support import (
+    ECHO_SERVER,
     create,
     delete_pod,
     echo_deployment,
@@ -204,9 +206,42 @@ async def test_bad_input_messages(kube: KubeContext, echo: list[str]) -> None:
         holder.close()
 
 
-async def test_error_channel_reason_and_waiting_refusal(kube: KubeContext, echo: list[str]) -> None:
-    # 9090 is declared nowhere: the kubelet's error channel says nothing listens
-    async with open_tunnel(kube, NS, f"pod/{echo[0]}", 9090, hold_timeout=1.5) as tunnel:
+async def standalone_pod(kube: KubeContext, name: str, code: str, labels: dict[str, str]) -> None:
+    """A bare pod without a readiness probe (Ready as soon as it runs, so it cannot flap under load)."""
+    existing = {p["metadata"]["name"] for p in (await kube.get(f"/api/v1/namespaces/{NS}/pods"))["items"]}
+    if name in existing:
+        return
+    await create(
+        kube,
+        NS,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "example.com/x:1",
+                        "command": [sys.executable, "-c", code],
+                        "ports": [{"name": "echo", "containerPort": 7000}],
+                    }
+                ],
+            },
+        },
+    )
+
+
+DEAF = "import time\ntime.sleep(10**6)"
+
+
+async def test_error_channel_reason_and_waiting_refusal(kube: KubeContext) -> None:
+    # the pod declares 7000 but nothing listens there: the kubelet's error channel says so
+    await ensure_namespace(kube, NS)
+    await standalone_pod(kube, "deaf", DEAF, {"app": "deaf"})
+    await wait_ready(kube, NS, "app=deaf", 1)
+    async with open_tunnel(kube, NS, "pod/deaf", 7000, hold_timeout=1.5) as tunnel:
         assert await tunnel.wait_ready(30)
         reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
         writer.write(b"hello")
@@ -215,7 +250,8 @@ async def test_error_channel_reason_and_waiting_refusal(kube: KubeContext, echo:
         assert data == b""  # refused after the hold timeout
         status = tunnel.status()
         assert status.last_error is not None
-        assert f"pod {echo[0]} port 9090: nothing listens on that port in the pod" in status.last_error
+        assert "pod deaf port 7000: nothing listens on that port in the pod" in status.last_error
+        assert "connection refused after waiting 2 s" in status.last_error
         assert status.reconnects >= 1
 
 
@@ -265,3 +301,21 @@ async def test_single_replica_kill_heals_within_restart_to_ready_plus_one_second
         knew_at = await dropped
         assert served_at - ready_at[0] < 1.0, (served_at, ready_at)
         assert [a for a in attempts if a[1] is None and a[0] >= knew_at] == [], attempts
+
+
+async def test_a_stream_that_fails_before_the_first_byte_is_retried_on_another_pod(kube: KubeContext) -> None:
+    """Two ready pods behind one Service, one of which has nothing listening on the port: every
+    client connection still gets an answer (the refused stream is retried on the other pod)."""
+    await ensure_namespace(kube, NS)
+    await standalone_pod(kube, "mixed-good", ECHO_SERVER, {"app": "mixed"})
+    await standalone_pod(kube, "mixed-deaf", DEAF, {"app": "mixed"})
+    await create(kube, NS, service("mixed", [{"name": "echo", "port": 7000, "targetPort": "echo"}]))
+    await wait_ready(kube, NS, "app=mixed", 2)
+    async with open_tunnel(kube, NS, "svc/mixed", "echo", prewarm=False) as tunnel:
+        assert await tunnel.wait_ready(30)
+        for _ in range(6):
+            pod, echoed = await talk(tunnel.local_port)
+            assert pod == "mixed-good" and echoed == b"ping"
+        status = tunnel.status()
+    assert status.reconnects >= 1  # some connections were first sent to mixed-deaf, then retried
+    assert status.last_error is not None and "pod mixed-deaf port 7000: nothing listens" in status.last_error

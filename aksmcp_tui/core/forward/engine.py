@@ -346,10 +346,9 @@ class Forwarder:
                     await asyncio.sleep(next(delays))
             self._spare_wanted.set()  # too old or died: replace it
 
-    async def _dial(self, tried: set[str], deadline: float) -> PortForwardStream | None:
+    async def _dial(self, tried: set[str], deadline: float, reason: str = "") -> PortForwardStream | None:
         """A stream to some ready pod, waiting for one up to `deadline`. None: refused (reason recorded)."""
         loop = asyncio.get_running_loop()
-        reason = ""
         if not tried:
             spare = self._take_spare()
             if spare is not None:
@@ -394,6 +393,9 @@ class Forwarder:
             return f"{self.target} has no pods in namespace {self.namespace}"
         if any(p.port is None for p in pods.values()):
             return f"the pods of {self.target} have no container port {self.remote_port}"
+        ready = [p.name for p in self.backends.ready()]
+        if ready:
+            return f"no stream to {', '.join(ready[:4])} succeeded"
         states = ", ".join(
             f"{p.name} {'terminating' if p.terminating else p.phase.lower() if p.phase != 'Running' else 'not ready'}"
             for p in list(pods.values())[:4]
@@ -512,13 +514,15 @@ class _Connection:
                     fwd.last_error = error or f"pod {stream.pod} closed the connection before answering"
                 await stream.close()
                 async with self.lock:
-                    new = await fwd._dial(tried, deadline)
+                    new = await fwd._dial(tried, deadline, fwd.last_error or "")
                     if new is None:
                         break
                     stream = new
                     self._use(stream)
                     if self.replay:
-                        await stream.send(bytes(self.replay))
+                        # a stream the pod side already closed fails here; its receive() says why
+                        with contextlib.suppress(ConnectionError, aiohttp.ClientError, RuntimeError):
+                            await stream.send(bytes(self.replay))
         except (ConnectionError, aiohttp.ClientError):
             pass  # the local client went away
         finally:
