@@ -206,7 +206,9 @@ async def test_bad_input_messages(kube: KubeContext, echo: list[str]) -> None:
         holder.close()
 
 
-async def standalone_pod(kube: KubeContext, name: str, code: str, labels: dict[str, str]) -> None:
+async def standalone_pod(
+    kube: KubeContext, name: str, code: str, labels: dict[str, str], port_name: str = "echo"
+) -> None:
     """A bare pod without a readiness probe (Ready as soon as it runs, so it cannot flap under load)."""
     existing = {p["metadata"]["name"] for p in (await kube.get(f"/api/v1/namespaces/{NS}/pods"))["items"]}
     if name in existing:
@@ -225,7 +227,7 @@ async def standalone_pod(kube: KubeContext, name: str, code: str, labels: dict[s
                         "name": "c",
                         "image": "example.com/x:1",
                         "command": [sys.executable, "-c", code],
-                        "ports": [{"name": "echo", "containerPort": 7000}],
+                        "ports": [{"name": port_name, "containerPort": 7000}],
                     }
                 ],
             },
@@ -319,3 +321,37 @@ async def test_a_stream_that_fails_before_the_first_byte_is_retried_on_another_p
         status = tunnel.status()
     assert status.reconnects >= 1  # some connections were first sent to mixed-deaf, then retried
     assert status.last_error is not None and "pod mixed-deaf port 7000: nothing listens" in status.last_error
+
+
+# Answers the first request of each connection, then reads the next one and closes without an
+# answer: what a draining HTTP server does to a kept-alive connection the client just reused.
+SWALLOW_SERVER = """
+import os, socket, threading
+def serve(conn):
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok")
+        conn.recv(65536)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(os.environ["SANDBOX_PORT_7000"]))); s.listen(64)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+
+async def test_an_mcp_request_on_a_connection_the_pod_closed_goes_to_a_fresh_stream(kube: KubeContext) -> None:
+    await ensure_namespace(kube, NS)
+    await standalone_pod(kube, "swallow", SWALLOW_SERVER, {"app": "swallow"}, port_name="mcp")
+    await wait_ready(kube, NS, "app=swallow", 1)
+    request = b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    async with open_tunnel(kube, NS, "pod/swallow") as tunnel:  # the port named mcp: an HTTP target
+        assert await tunnel.wait_ready(30)
+        reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
+        for _ in range(3):  # each request after the first lands on a connection the pod then closes
+            writer.write(request)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 20)
+            assert head.startswith(b"HTTP/1.1 200 OK")
+            assert await asyncio.wait_for(reader.readexactly(2), 20) == b"ok"
+        writer.close()
+        assert tunnel.status().reconnects >= 2

@@ -10,7 +10,10 @@ Healing rules (why the code looks like this):
   answering) is re-opened on another ready pod and the bytes replayed: the client never sees it.
 - No ready pod: the connection waits (state "waiting") up to `hold_timeout`, then is refused and
   the reason recorded.
-- Once the pod has answered, a failure is final for that connection only.
+- Once the pod has answered, a failure is final for that connection only. One exception, for MCP
+  (HTTP) targets: when the pod closes a kept-alive connection cleanly right after the client sent
+  its next request (a draining server closes idle connections), that unanswered request is re-sent
+  to another pod, exactly as if the client had opened a fresh connection.
 - One spare stream is kept open to a ready pod, so an accepted connection starts at once instead
   of after a TLS handshake and websocket upgrade to the API server (tens of ms); a spare that died
   meanwhile is retried like any stream that fails before the first byte.
@@ -105,6 +108,7 @@ class Forwarder:
         self._rotation = itertools.count()
         self._cooldown: dict[str, float] = {}
         self._had_api_problem = False
+        self.http_aware = False
         self.prewarm = prewarm
         self._spare: PortForwardStream | None = None
         self._spare_wanted = asyncio.Event()
@@ -129,6 +133,8 @@ class Forwarder:
             raise ForwardError(f"cannot listen on {self.address}:{self.requested_port}: {exc.strerror}") from None
         self.local_port = int(self._server.sockets[0].getsockname()[1])
         self.started_at = time.monotonic()
+        # MCP (HTTP) targets: a request sent on a connection the pod closed meanwhile is re-sent
+        self.http_aware = self.remote_port in (None, "mcp") or self.backends._port_for_pod == "mcp"
         self.backends.start()
         if self.prewarm:
             self._spare_wanted.set()
@@ -464,6 +470,9 @@ class _Connection:
         self.stream: PortForwardStream | None = None
         self.last_pod_data = 0.0
         self.lingered = False
+        # HTTP targets: what the client sent since the pod's last byte (a request not answered yet)
+        self.tail = bytearray()
+        self.tail_overflow = False
         self._linger: asyncio.TimerHandle | None = None
         self._closing: asyncio.Task[None] | None = None
         # Fewer drain() waits on a fast local reader; a slow one still pushes back at 1 MiB.
@@ -491,11 +500,31 @@ class _Connection:
                     if not self.committed:
                         self.committed = True
                         self.replay = bytearray()
+                    if self.tail:
+                        self.tail = bytearray()  # the pod answered what the client sent last
                     fwd.bytes_in += len(data)
                     self.writer.write(data)
                     await self.writer.drain()  # back-pressure: a slow client slows the stream
                     continue
                 # the pod side ended
+                if (
+                    self.committed
+                    and error is None
+                    and fwd.http_aware
+                    and self.tail
+                    and not self.tail_overflow
+                    and not self.local_eof.is_set()
+                ):
+                    # HTTP keep-alive race: the pod closed an idle connection (a draining server
+                    # does) just as the client sent its next request on it. That request was never
+                    # answered, so it goes to another pod, as a fresh connection would have.
+                    self.committed, self.replay, self.tail = False, self.tail, bytearray()
+                    fwd.reconnects += 1
+                    deadline = loop.time() + fwd.hold_timeout
+                    tried = set()
+                    benign = True  # not the pod's fault: no cooldown, no error
+                else:
+                    benign = False
                 # A spare that died while waiting is no business of the client's: always try again.
                 retry = (
                     not self.committed
@@ -506,7 +535,7 @@ class _Connection:
                     if error:
                         fwd._failure(error)
                     break
-                if not (stream.prewarmed and error is None and not self.replay):
+                if not benign and not (stream.prewarmed and error is None and not self.replay):
                     # (a spare closed while idle says nothing bad about its pod)
                     tried.add(stream.pod)
                     fwd._cooldown[stream.pod] = time.monotonic() + POD_COOLDOWN
@@ -564,6 +593,11 @@ class _Connection:
                         self.replay += data
                     else:
                         self.overflow = True
+                elif self.fwd.http_aware:
+                    if len(self.tail) + len(data) <= REPLAY_LIMIT:
+                        self.tail += data
+                    else:
+                        self.tail_overflow = True
                 self.fwd.bytes_out += len(data)
                 stream = self.stream
                 if stream is None:
