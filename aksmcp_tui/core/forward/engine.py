@@ -440,13 +440,20 @@ class Forwarder:
             )
         result = await probe_mcp(self._probe_session, self.local_url + "/mcp")
         self.probe_result = result
+        if not result.ok:
+            self.last_error = result.error  # the most recent error is the one to show
         self._changed()
         return result
 
     async def _probe_loop(self) -> None:
         while True:
             if self.backends.ready():
-                await self.probe_now()
+                try:
+                    await self.probe_now()
+                except Exception as exc:  # the probe must never stop for good
+                    log.exception("forward %s: MCP probe crashed", self.id)
+                    self.probe_result = ProbeResult(False, None, error=f"MCP probe failed: {type(exc).__name__}: {exc}")
+                    self._changed()
                 await asyncio.sleep(self.probe_interval)
             else:
                 await self.backends.wait_changed(self.probe_interval)
