@@ -333,6 +333,7 @@ class Forwarder:
                 await asyncio.wait({taken, first}, timeout=SPARE_MAX_AGE, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 taken.cancel()
+                await asyncio.gather(taken, return_exceptions=True)
             if self._spare is not stream:
                 delays = backoff_delays(0.5, 10.0)
                 # Handed out: make the next one, but not while the connection that took it does
