@@ -657,7 +657,8 @@ class KubeContext:
                     raw.release()
         if found is not None and (found.status in (401, 403, 404) or found.kind in ("unreachable", "timeout")):
             return found
-        if found is not None and "pod" in found.message.lower():
+        said = found.message.lower() if found is not None else ""
+        if found is not None and any(w in said for w in ("not running", "does not exist", "not found", "terminat")):
             return found  # e.g. "unable to upgrade connection: pod web-1 is not running"
         detail = f": {found.message}" if found is not None else ""
         return KubeProblem(

@@ -40,11 +40,14 @@ MAIN_ACTIONS: tuple[UiAction, ...] = (
     UiAction("focus_clusters", "t", "t", "Clusters", "Focus cluster tree", "Move the focus to the cluster tree"),
     UiAction("open_logs", "l", "l", "Logs", "Logs", "Follow the logs of every pod, merged"),
     UiAction("open_metrics", "m", "m", "Metrics", "Metrics", "Per-tool calls/s, errors and latency"),
-    UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
     UiAction("open_console", "c", "c", "Console", "MCP console", "Call tools, read resources, see the traffic"),
     # Not in the footer (it is full at 80 columns); listed by `?` and the palette.
     UiAction("connect_ide", "i", "i", "Connect", "Connect an IDE", "Write an IDE's MCP config", show=False),
     UiAction("deploy", "d", "d", "Deploy", "Deploy", "Build, push and deploy an MCP server project, step by step"),
+    UiAction("forward", "f", "f", "Forward", "Port-forward", "Forward the deployment's MCP port (forward daemon)"),
+    UiAction(
+        "forwards", "F", "F", "Forwards", "Forwards", "Every forward: pod, uptime, reconnects, traffic", show=False
+    ),
     UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
     UiAction("back", "escape", "esc", "Back", "Clear filter", "Clear the filter / leave the prompt", show=False),
     UiAction("quit_app", "q", "q", "Quit", "Quit", "Leave aksmcp"),
@@ -55,11 +58,11 @@ DETAILS_ACTIONS: tuple[UiAction, ...] = (
     UiAction("refresh", "r", "r", "Refresh", "Refresh details", "Load the details again"),
     UiAction("open_logs", "l", "l", "Logs", "Logs", "Follow the logs of every pod, merged"),
     UiAction("open_metrics", "m", "m", "Metrics", "Metrics", "Per-tool calls/s, errors and latency"),
-    UiAction("later('Port-forward')", "f", "f", "Forward", "Port-forward", f"Forward a port ({LATER})", later=True),
     UiAction("open_console", "c", "c", "Console", "MCP console", "Call tools, read resources, see the traffic"),
     # Not in the footer (it is full at 80 columns); listed by `?` and the palette.
     UiAction("connect_ide", "i", "i", "Connect", "Connect an IDE", "Write an IDE's MCP config", show=False),
     UiAction("deploy", "d", "d", "Deploy", "Deploy", "Deploy a project to this deployment's cluster and namespace"),
+    UiAction("forward", "f", "f", "Forward", "Port-forward", "Forward the deployment's MCP port (forward daemon)"),
     UiAction("help", "question_mark", "?", "Help", "Help", "List the keys"),
 )
 

@@ -23,8 +23,10 @@ _ALIASES: dict[str, str] = {
     "quit": "quit",
     "logs": "later",
     "log": "later",
-    "forward": "later",
-    "pf": "later",
+    "forward": "forwards",
+    "forwards": "forwards",
+    "fw": "forwards",
+    "pf": "forwards",
     "console": "later",
     "metrics": "later",
 }
@@ -34,7 +36,7 @@ COMMAND_WORDS: tuple[str, ...] = ("ctx", "ns", "deploy", "help", "quit")
 
 @dataclass(frozen=True)
 class Jump:
-    kind: str  # "context" | "namespace" | "deployments" | "help" | "quit" | "later"
+    kind: str  # "context" | "namespace" | "deployments" | "forwards" | "help" | "quit" | "later"
     argument: str | None = None
     word: str = ""
 

@@ -98,6 +98,7 @@ def echo_deployment(name: str, replicas: int = 2) -> dict[str, Any]:
         "name": "web",
         "image": "example.com/web:1",
         "command": [sys.executable, "-c", HTTP_SERVER.replace("os.environ['PORT']", "os.environ['SANDBOX_PORT_8080']")],
+        "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
     }
     return {
         "apiVersion": "apps/v1",

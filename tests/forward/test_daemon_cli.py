@@ -45,6 +45,16 @@ def aksmcp(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
+def spawn_follower() -> subprocess.Popen[str]:
+    """`aksmcp forward logs -f`, reading new lines only."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "aksmcp_tui", "forward", "logs", "-f", "--tail", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+    )
+
+
 def ls_json() -> list[dict[str, Any]]:
     done = aksmcp("forward", "ls", "-o", "json")
     assert done.returncode == 0, done.stderr
@@ -258,7 +268,7 @@ async def test_bad_input_is_clear_and_other_forwards_keep_running(
     assert second.returncode == 1 and "a forward daemon already runs (pid" in second.stderr
 
 
-async def test_stale_socket_is_reported_then_replaced(daemon_env: None) -> None:
+async def test_stale_socket_is_reported_then_replaced(daemon_env: None, workloads: None) -> None:
     path = socket_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -274,3 +284,22 @@ async def test_stale_socket_is_reported_then_replaced(daemon_env: None) -> None:
     logs = await asyncio.to_thread(aksmcp, "forward", "logs")
     assert "replaced a stale control socket" in logs.stdout
     assert ls_json() == []
+
+    # logs -f follows new lines as they come
+    follower = spawn_follower()
+    try:
+        added = await asyncio.to_thread(aksmcp, "forward", "add", "deploy/echo", "-n", NS, "--remote-port", "echo")
+        assert added.returncode == 0, added.stderr
+        assert follower.stdout is not None
+
+        def added_line() -> str:
+            for line in follower.stdout:  # type: ignore[union-attr]
+                if "added" in line:
+                    return line
+            return ""
+
+        line = await asyncio.wait_for(asyncio.to_thread(added_line), 30)
+        assert f"{NS}/deploy/echo -> http://127.0.0.1:" in line
+    finally:
+        follower.kill()
+        follower.wait()

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from aksmcp_tui.core.forward import ForwardError, open_tunnel
+from aksmcp_tui.core.forward import ForwardError, Tunnel, open_tunnel
 from aksmcp_tui.core.kube import KubeContext
 from tests.forward.support import (
+    ECHO_SERVER,
     create,
     delete_pod,
     echo_deployment,
@@ -120,22 +123,58 @@ async def test_half_close_still_delivers_the_answer(kube: KubeContext, echo: lis
         assert body.startswith(b"HTTP/1.0 200")
 
 
+async def forward_drops(tunnel: Tunnel, pod: str) -> float:
+    """When the forward's watch stopped counting `pod` as ready (from then on no new connection may go there)."""
+    backends = tunnel.forwarder.backends
+    while any(p.name == pod for p in backends.ready()):
+        await backends.wait_changed(0.2)
+    return time.monotonic()
+
+
+async def loop_after_kill(tunnel: Tunnel, victim: str, until: Any) -> list[tuple[float, str | None, str]]:
+    """A client looping connections until `until(pod)` is true: (start time, pod or None, error)."""
+    attempts: list[tuple[float, str | None, str]] = []
+    while True:
+        started = time.monotonic()
+        try:
+            pod, echoed = await talk(tunnel.local_port)
+            assert echoed == b"ping"
+        except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            attempts.append((started, None, repr(exc)))
+            continue
+        attempts.append((started, pod, ""))
+        if until(pod):
+            return attempts
+
+
 async def test_killed_pod_new_connections_succeed_within_a_second(kube: KubeContext, echo: list[str]) -> None:
     async with open_tunnel(kube, NS, "svc/echo", "echo") as tunnel:
         victim, _ = await talk(tunnel.local_port)
-        # an open connection to the victim dies with it; others do not
+        # an open connection to a pod that is not killed keeps working
+        survivor_pod = (set(echo) - {victim}).pop()
         reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
         first = (await reader.readline()).decode().strip().removeprefix("pod=")
+        dropped = asyncio.create_task(forward_drops(tunnel, victim))
         killed_at = time.monotonic()
         await delete_pod(kube, NS, victim, grace=0)
-        successes: list[float] = []
-        while len(successes) < 5 and time.monotonic() - killed_at < 20:
-            pod, echoed = await talk(tunnel.local_port)
-            assert echoed == b"ping" and pod != victim
-            successes.append(time.monotonic() - killed_at)
-        assert successes[0] < 1.0, successes
+        successes = 0
+
+        def enough(pod: str) -> bool:
+            nonlocal successes
+            successes += pod != victim
+            return successes >= 5
+
+        attempts = await loop_after_kill(tunnel, victim, enough)
+        knew_at = await dropped
+        first_new = next(t for t, pod, _ in attempts if pod is not None and pod != victim)
+        assert first_new - killed_at < 1.0, attempts
+        # only a connection that raced the kill (opened before the watch said so) may fail
+        late_failures = [a for a in attempts if a[1] is None and a[0] >= knew_at]
+        assert late_failures == [], attempts
+        if first == survivor_pod:
+            writer.write(b"still here")
+            assert await asyncio.wait_for(reader.readexactly(10), 10) == b"still here"
         writer.close()
-        assert first in echo
     await wait_ready(kube, NS, "app=echo", 2)
 
 
@@ -167,9 +206,45 @@ async def test_bad_input_messages(kube: KubeContext, echo: list[str]) -> None:
         holder.close()
 
 
-async def test_error_channel_reason_and_waiting_refusal(kube: KubeContext, echo: list[str]) -> None:
-    # 9090 is declared nowhere: the kubelet's error channel says nothing listens
-    async with open_tunnel(kube, NS, f"pod/{echo[0]}", 9090, hold_timeout=1.5) as tunnel:
+async def standalone_pod(
+    kube: KubeContext, name: str, code: str, labels: dict[str, str], port_name: str = "echo"
+) -> None:
+    """A bare pod without a readiness probe (Ready as soon as it runs, so it cannot flap under load)."""
+    existing = {p["metadata"]["name"] for p in (await kube.get(f"/api/v1/namespaces/{NS}/pods"))["items"]}
+    if name in existing:
+        return
+    await create(
+        kube,
+        NS,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "example.com/x:1",
+                        "command": [sys.executable, "-c", code],
+                        "ports": [{"name": port_name, "containerPort": 7000}],
+                    }
+                ],
+            },
+        },
+    )
+
+
+DEAF = "import time\ntime.sleep(10**6)"
+
+
+async def test_error_channel_reason_and_waiting_refusal(kube: KubeContext) -> None:
+    # the pod declares 7000 but nothing listens there: the kubelet's error channel says so
+    await ensure_namespace(kube, NS)
+    await standalone_pod(kube, "deaf", DEAF, {"app": "deaf"})
+    await wait_ready(kube, NS, "app=deaf", 1)
+    async with open_tunnel(kube, NS, "pod/deaf", 7000, hold_timeout=1.5) as tunnel:
+        assert await tunnel.wait_ready(30)
         reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
         writer.write(b"hello")
         data = await asyncio.wait_for(reader.read(), 20)
@@ -177,7 +252,8 @@ async def test_error_channel_reason_and_waiting_refusal(kube: KubeContext, echo:
         assert data == b""  # refused after the hold timeout
         status = tunnel.status()
         assert status.last_error is not None
-        assert f"pod {echo[0]} port 9090: nothing listens on that port in the pod" in status.last_error
+        assert "pod deaf port 7000: nothing listens on that port in the pod" in status.last_error
+        assert "connection refused after waiting 2 s" in status.last_error
         assert status.reconnects >= 1
 
 
@@ -210,6 +286,7 @@ async def test_single_replica_kill_heals_within_restart_to_ready_plus_one_second
     async with open_tunnel(kube, NS, "deploy/solo", "echo", hold_timeout=60) as tunnel:
         pod, _ = await talk(tunnel.local_port)
         assert pod == victim
+        dropped = asyncio.create_task(forward_drops(tunnel, victim))
         await delete_pod(kube, NS, victim, grace=0)
         ready_at: list[float] = []
 
@@ -219,12 +296,62 @@ async def test_single_replica_kill_heals_within_restart_to_ready_plus_one_second
             ready_at.append(time.monotonic())
 
         watcher = asyncio.create_task(replacement_ready())
-        # a client looping connections: held while no pod is ready, served once one is
-        while True:
-            pod, echoed = await talk(tunnel.local_port)
-            if pod != victim:
-                served_at = time.monotonic()
-                break
+        # connections made while no pod is ready are held, then served by the replacement
+        attempts = await loop_after_kill(tunnel, victim, lambda pod: pod != victim)
+        served_at = time.monotonic()
         await watcher
-        assert echoed == b"ping"
+        knew_at = await dropped
         assert served_at - ready_at[0] < 1.0, (served_at, ready_at)
+        assert [a for a in attempts if a[1] is None and a[0] >= knew_at] == [], attempts
+
+
+async def test_a_stream_that_fails_before_the_first_byte_is_retried_on_another_pod(kube: KubeContext) -> None:
+    """Two ready pods behind one Service, one of which has nothing listening on the port: every
+    client connection still gets an answer (the refused stream is retried on the other pod)."""
+    await ensure_namespace(kube, NS)
+    await standalone_pod(kube, "mixed-good", ECHO_SERVER, {"app": "mixed"})
+    await standalone_pod(kube, "mixed-deaf", DEAF, {"app": "mixed"})
+    await create(kube, NS, service("mixed", [{"name": "echo", "port": 7000, "targetPort": "echo"}]))
+    await wait_ready(kube, NS, "app=mixed", 2)
+    async with open_tunnel(kube, NS, "svc/mixed", "echo", prewarm=False) as tunnel:
+        assert await tunnel.wait_ready(30)
+        for _ in range(6):
+            pod, echoed = await talk(tunnel.local_port)
+            assert pod == "mixed-good" and echoed == b"ping"
+        status = tunnel.status()
+    assert status.reconnects >= 1  # some connections were first sent to mixed-deaf, then retried
+    assert status.last_error is not None and "pod mixed-deaf port 7000: nothing listens" in status.last_error
+
+
+# Answers the first request of each connection, then reads the next one and closes without an
+# answer: what a draining HTTP server does to a kept-alive connection the client just reused.
+SWALLOW_SERVER = """
+import os, socket, threading
+def serve(conn):
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok")
+        conn.recv(65536)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(os.environ["SANDBOX_PORT_7000"]))); s.listen(64)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+
+async def test_an_mcp_request_on_a_connection_the_pod_closed_goes_to_a_fresh_stream(kube: KubeContext) -> None:
+    await ensure_namespace(kube, NS)
+    await standalone_pod(kube, "swallow", SWALLOW_SERVER, {"app": "swallow"}, port_name="mcp")
+    await wait_ready(kube, NS, "app=swallow", 1)
+    request = b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    async with open_tunnel(kube, NS, "pod/swallow") as tunnel:  # the port named mcp: an HTTP target
+        assert await tunnel.wait_ready(30)
+        reader, writer = await asyncio.open_connection("127.0.0.1", tunnel.local_port)
+        for _ in range(3):  # each request after the first lands on a connection the pod then closes
+            writer.write(request)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 20)
+            assert head.startswith(b"HTTP/1.1 200 OK")
+            assert await asyncio.wait_for(reader.readexactly(2), 20) == b"ok"
+        writer.close()
+        assert tunnel.status().reconnects >= 2

@@ -71,7 +71,7 @@ async def test_probe_reports_a_server_that_is_not_mcp(kube: KubeContext, mcp_ser
 
         async def probed() -> ForwardStatus | None:
             status = tunnel.status()
-            return status if status.last_error else None
+            return status if "MCP probe" in (status.last_error or "") else None
 
         status = await eventually(probed, 30, "a failed probe")
         assert status.state == "degraded"

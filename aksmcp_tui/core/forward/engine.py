@@ -10,7 +10,13 @@ Healing rules (why the code looks like this):
   answering) is re-opened on another ready pod and the bytes replayed: the client never sees it.
 - No ready pod: the connection waits (state "waiting") up to `hold_timeout`, then is refused and
   the reason recorded.
-- Once the pod has answered, a failure is final for that connection only.
+- Once the pod has answered, a failure is final for that connection only. One exception, for MCP
+  (HTTP) targets: when the pod closes a kept-alive connection cleanly right after the client sent
+  its next request (a draining server closes idle connections), that unanswered request is re-sent
+  to another pod, exactly as if the client had opened a fresh connection.
+- One spare stream is kept open to a ready pod, so an accepted connection starts at once instead
+  of after a TLS handshake and websocket upgrade to the API server (tens of ms); a spare that died
+  meanwhile is retried like any stream that fails before the first byte.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 
 import aiohttp
 
-from aksmcp_tui.core.forward.backends import Backends, PodInfo
+from aksmcp_tui.core.forward.backends import Backends, PodInfo, backoff_delays
 from aksmcp_tui.core.forward.ports import port_taken_message
 from aksmcp_tui.core.forward.probe import ProbeResult, probe_mcp
 from aksmcp_tui.core.forward.spec import ForwardError, ForwardStatus, forward_id, normalize_target
@@ -43,6 +49,8 @@ RECENT_FAILURE_SECONDS = 30.0  # a connection failure keeps the forward "degrade
 POD_COOLDOWN = 2.0  # a pod whose stream just failed is avoided this long
 LINGER_AFTER_LOCAL_EOF = 30.0  # v4 has no half-close: wait this long for the pod's answer
 PROBE_INTERVAL = 15.0
+SPARE_MAX_AGE = 60.0
+SPARE_REFILL_DELAY = 0.05  # an older spare is replaced (servers and middle boxes may drop idle streams)
 
 StateListener = Callable[[ForwardStatus, str], None]  # (new status, previous state)
 
@@ -62,6 +70,7 @@ class Forwarder:
         hold_timeout: float = HOLD_TIMEOUT,
         probe: bool | None = None,
         probe_interval: float = PROBE_INTERVAL,
+        prewarm: bool = True,
     ) -> None:
         self.kube = kube
         self.namespace = namespace
@@ -87,6 +96,8 @@ class Forwarder:
         self.last_error: str | None = None
         self.last_failure_at = float("-inf")
         self.fatal: str | None = None
+        # the cluster refuses streams outright (403, no websocket support): "failed" until one works
+        self.blocked: str | None = None
         self.pod_in_use: str | None = None
         self.probe_result: ProbeResult | None = None
         self._state = "waiting"
@@ -97,6 +108,11 @@ class Forwarder:
         self._rotation = itertools.count()
         self._cooldown: dict[str, float] = {}
         self._had_api_problem = False
+        self.http_aware = False
+        self.prewarm = prewarm
+        self._spare: PortForwardStream | None = None
+        self._spare_wanted = asyncio.Event()
+        self._spare_task: asyncio.Task[None] | None = None
 
     # lifecycle
 
@@ -117,7 +133,12 @@ class Forwarder:
             raise ForwardError(f"cannot listen on {self.address}:{self.requested_port}: {exc.strerror}") from None
         self.local_port = int(self._server.sockets[0].getsockname()[1])
         self.started_at = time.monotonic()
+        # MCP (HTTP) targets: a request sent on a connection the pod closed meanwhile is re-sent
+        self.http_aware = self.remote_port in (None, "mcp") or self.backends._port_for_pod == "mcp"
         self.backends.start()
+        if self.prewarm:
+            self._spare_wanted.set()
+            self._spare_task = asyncio.create_task(self._spare_loop(), name=f"forward-spare-{self.id}")
         if self._should_probe():
             self._probe_task = asyncio.create_task(self._probe_loop(), name=f"forward-probe-{self.id}")
         log.info("forward %s %s/%s listening on %s", self.id, self.namespace, self.target, self.local_url)
@@ -135,6 +156,13 @@ class Forwarder:
             task.cancel()
         if self._conn_tasks:
             await asyncio.gather(*self._conn_tasks, return_exceptions=True)
+        if self._spare_task is not None:
+            self._spare_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._spare_task
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            await spare.close()
         if self._probe_task is not None:
             self._probe_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -157,7 +185,7 @@ class Forwarder:
         return f"http://{host}:{self.local_port}"
 
     def state(self) -> str:
-        if self.fatal or self._server is None:
+        if self.fatal or self._server is None or self.blocked:
             return "failed"
         if not self.backends.ready():
             return "waiting"
@@ -171,7 +199,7 @@ class Forwarder:
 
     def status(self) -> ForwardStatus:
         probe = self.probe_result
-        error = self.fatal or self.backends.problem or self.last_error
+        error = self.fatal or self.blocked or self.backends.problem or self.last_error
         if error is None and probe is not None and not probe.ok:
             error = probe.error
         state = self.state()
@@ -206,6 +234,11 @@ class Forwarder:
         )
 
     def _changed(self) -> None:
+        spare = self._spare
+        if spare is not None and not self._pod_ready(spare.pod):
+            self._spare = None  # its pod stopped being ready: never hand it out
+            self._spare_wanted.set()
+            asyncio.get_running_loop().create_task(spare.close())
         if self.backends.problem:
             self._had_api_problem = True
         elif self._had_api_problem:
@@ -252,10 +285,82 @@ class Forwarder:
         best = [p for p in pool if load[p.name] == least]
         return best[next(self._rotation) % len(best)]
 
-    async def _dial(self, tried: set[str], deadline: float) -> PortForwardStream | None:
+    def _pod_ready(self, name: str) -> bool:
+        pod = self.backends.pods.get(name)
+        return pod is not None and pod.ready
+
+    def _take_spare(self) -> PortForwardStream | None:
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        self._spare_wanted.set()
+        first = spare.first
+        # done already: it died, or the server spoke first (stale greeting); either way not for a client
+        dead = first is not None and first.done()
+        if dead or not self._pod_ready(spare.pod) or time.monotonic() - spare.opened_at > SPARE_MAX_AGE:
+            asyncio.get_running_loop().create_task(spare.close())
+            return None
+        return spare
+
+    async def _spare_loop(self) -> None:
+        """Keep one stream open ahead of need (refilled after each use, with back-off on failures).
+
+        Only for protocols where the client speaks first (HTTP, MCP): when a spare receives bytes
+        before any client, it is dropped and spares stop for this forward."""
+        delays = backoff_delays(0.5, 10.0)
+        while self.prewarm:
+            await self._spare_wanted.wait()
+            self._spare_wanted.clear()
+            if self._spare is not None:
+                old, self._spare = self._spare, None
+                await old.close()
+            pod = self._pick(set())
+            if pod is None or pod.port is None:
+                await self.backends.wait_changed(5.0)
+                self._spare_wanted.set()
+                continue
+            try:
+                stream = await PortForwardStream.open(self.kube, self.namespace, pod.name, pod.port)
+            except StreamFailed:
+                await asyncio.sleep(next(delays))
+                self._spare_wanted.set()
+                continue
+            stream.prewarmed = True
+            first = stream.watch_first()
+            self._spare = stream
+            taken = asyncio.ensure_future(self._spare_wanted.wait())
+            try:
+                await asyncio.wait({taken, first}, timeout=SPARE_MAX_AGE, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                taken.cancel()
+                await asyncio.gather(taken, return_exceptions=True)
+            if self._spare is not stream:
+                delays = backoff_delays(0.5, 10.0)
+                # Handed out: make the next one, but not while the connection that took it does
+                # its first round trip (a TLS handshake would hold the event loop right then).
+                await asyncio.sleep(SPARE_REFILL_DELAY)
+                continue
+            if first.done():
+                self._spare = None
+                await stream.close()
+                if first.result().data is not None:
+                    # The server speaks first: a greeting kept for later may come from a pod (or a
+                    # stream) that is gone by the time a client gets it. No spares for this forward.
+                    self.prewarm = False
+                    return
+                # it died while idle; a server that closes idle streams at once gets back-off
+                if time.monotonic() - stream.opened_at < 1.0:
+                    await asyncio.sleep(next(delays))
+            self._spare_wanted.set()  # too old or died: replace it
+
+    async def _dial(self, tried: set[str], deadline: float, reason: str = "") -> PortForwardStream | None:
         """A stream to some ready pod, waiting for one up to `deadline`. None: refused (reason recorded)."""
         loop = asyncio.get_running_loop()
-        reason = ""
+        if not tried:
+            spare = self._take_spare()
+            if spare is not None:
+                self.pod_in_use = spare.pod
+                return spare
         while True:
             pod = self._pick(tried)
             if pod is None:
@@ -278,11 +383,15 @@ class Forwarder:
                 self._cooldown[pod.name] = time.monotonic() + POD_COOLDOWN
                 self.reconnects += 1
                 if not failed.retryable:
+                    self.blocked = reason
                     self._failure(reason)
                     return None
                 self.last_error = reason
                 continue
             self.pod_in_use = pod.name
+            if self.blocked:
+                self.blocked = None
+                self._changed()
             return stream
 
     def _no_pod_reason(self) -> str:
@@ -291,6 +400,9 @@ class Forwarder:
             return f"{self.target} has no pods in namespace {self.namespace}"
         if any(p.port is None for p in pods.values()):
             return f"the pods of {self.target} have no container port {self.remote_port}"
+        ready = [p.name for p in self.backends.ready()]
+        if ready:
+            return f"no stream to {', '.join(ready[:4])} succeeded"
         states = ", ".join(
             f"{p.name} {'terminating' if p.terminating else p.phase.lower() if p.phase != 'Running' else 'not ready'}"
             for p in list(pods.values())[:4]
@@ -329,13 +441,20 @@ class Forwarder:
             )
         result = await probe_mcp(self._probe_session, self.local_url + "/mcp")
         self.probe_result = result
+        if not result.ok:
+            self.last_error = result.error  # the most recent error is the one to show
         self._changed()
         return result
 
     async def _probe_loop(self) -> None:
         while True:
             if self.backends.ready():
-                await self.probe_now()
+                try:
+                    await self.probe_now()
+                except Exception as exc:  # the probe must never stop for good
+                    log.exception("forward %s: MCP probe crashed", self.id)
+                    self.probe_result = ProbeResult(False, None, error=f"MCP probe failed: {type(exc).__name__}: {exc}")
+                    self._changed()
                 await asyncio.sleep(self.probe_interval)
             else:
                 await self.backends.wait_changed(self.probe_interval)
@@ -357,6 +476,15 @@ class _Connection:
         self.local_eof = asyncio.Event()
         self.lock = asyncio.Lock()
         self.stream: PortForwardStream | None = None
+        self.last_pod_data = 0.0
+        self.lingered = False
+        # HTTP targets: what the client sent since the pod's last byte (a request not answered yet)
+        self.tail = bytearray()
+        self.tail_overflow = False
+        self._linger: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Task[None] | None = None
+        # Fewer drain() waits on a fast local reader; a slow one still pushes back at 1 MiB.
+        writer.transport.set_write_buffer_limits(high=1024 * 1024)
 
     async def run(self) -> None:
         fwd = self.fwd
@@ -368,41 +496,75 @@ class _Connection:
         self._use(stream)
         upload = asyncio.create_task(self._client_to_pod())
         try:
+            loop = asyncio.get_running_loop()
             while True:
-                result = await self._receive(stream)
-                if result is None:
-                    break  # linger after local EOF expired
-                data, error = result
+                result = await stream.receive()
+                data, error = result.data, result.error
+                if self.lingered:
+                    break  # the pod stayed silent after the client's EOF
                 if data is not None:
+                    if self.local_eof.is_set():
+                        self.last_pod_data = loop.time()
                     if not self.committed:
                         self.committed = True
                         self.replay = bytearray()
+                    if self.tail:
+                        self.tail = bytearray()  # the pod answered what the client sent last
                     fwd.bytes_in += len(data)
                     self.writer.write(data)
                     await self.writer.drain()  # back-pressure: a slow client slows the stream
                     continue
                 # the pod side ended
-                retry = not self.committed and not self.overflow and (error is not None or len(self.replay) > 0)
+                if (
+                    self.committed
+                    and error is None
+                    and fwd.http_aware
+                    and self.tail
+                    and not self.tail_overflow
+                    and not self.local_eof.is_set()
+                ):
+                    # HTTP keep-alive race: the pod closed an idle connection (a draining server
+                    # does) just as the client sent its next request on it. That request was never
+                    # answered, so it goes to another pod, as a fresh connection would have.
+                    self.committed, self.replay, self.tail = False, self.tail, bytearray()
+                    fwd.reconnects += 1
+                    deadline = loop.time() + fwd.hold_timeout
+                    tried = set()
+                    benign = True  # not the pod's fault: no cooldown, no error
+                else:
+                    benign = False
+                # A spare that died while waiting is no business of the client's: always try again.
+                retry = (
+                    not self.committed
+                    and not self.overflow
+                    and (error is not None or len(self.replay) > 0 or stream.prewarmed)
+                )
                 if not retry:
                     if error:
                         fwd._failure(error)
                     break
-                tried.add(stream.pod)
-                fwd._cooldown[stream.pod] = time.monotonic() + POD_COOLDOWN
-                fwd.reconnects += 1
-                fwd.last_error = error or f"pod {stream.pod} closed the connection before answering"
+                if not benign and not (stream.prewarmed and error is None and not self.replay):
+                    # (a spare closed while idle says nothing bad about its pod)
+                    tried.add(stream.pod)
+                    fwd._cooldown[stream.pod] = time.monotonic() + POD_COOLDOWN
+                    fwd.reconnects += 1
+                    fwd.last_error = error or f"pod {stream.pod} closed the connection before answering"
                 await stream.close()
                 async with self.lock:
-                    new = await fwd._dial(tried, deadline)
+                    new = await fwd._dial(tried, deadline, fwd.last_error or "")
                     if new is None:
                         break
                     stream = new
                     self._use(stream)
                     if self.replay:
-                        await stream.send(bytes(self.replay))
+                        # a stream the pod side already closed fails here; its receive() says why
+                        with contextlib.suppress(ConnectionError, aiohttp.ClientError, RuntimeError):
+                            await stream.send(bytes(self.replay))
         except (ConnectionError, aiohttp.ClientError):
             pass  # the local client went away
         finally:
+            if self._linger is not None:
+                self._linger.cancel()
             upload.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await upload
@@ -413,32 +575,25 @@ class _Connection:
         self.stream = stream
         self.task.aksmcp_pod = stream.pod  # type: ignore[attr-defined]
 
-    async def _receive(self, stream: PortForwardStream) -> tuple[bytes | None, str | None] | None:
-        if not self.local_eof.is_set():
-            receive = asyncio.ensure_future(stream.receive())
-            eof = asyncio.ensure_future(self.local_eof.wait())
-            done, _ = await asyncio.wait({receive, eof}, return_when=asyncio.FIRST_COMPLETED)
-            if receive in done:
-                eof.cancel()
-                r = receive.result()
-                return r.data, r.error
-            eof.cancel()
-            try:
-                r = await asyncio.wait_for(receive, LINGER_AFTER_LOCAL_EOF)
-            except TimeoutError:
-                return None
-            return r.data, r.error
-        try:
-            r = await asyncio.wait_for(stream.receive(), LINGER_AFTER_LOCAL_EOF)
-        except TimeoutError:
-            return None
-        return r.data, r.error
+    def _arm_linger(self) -> None:
+        """After the client's EOF, give the pod LINGER_AFTER_LOCAL_EOF of silence before giving up
+        (v4 cannot pass the EOF on, so a pod waiting for more would otherwise hold the stream)."""
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self.last_pod_data
+        if quiet >= LINGER_AFTER_LOCAL_EOF:
+            self.lingered = True
+            if self.stream is not None:
+                self._closing = loop.create_task(self.stream.close())
+            return
+        self._linger = loop.call_later(LINGER_AFTER_LOCAL_EOF - quiet, self._arm_linger)
 
     async def _client_to_pod(self) -> None:
         while True:
             data = await self.reader.read(CHUNK)
             if not data:
                 self.local_eof.set()  # v4 cannot pass EOF on: keep reading the pod's answer
+                self.last_pod_data = asyncio.get_running_loop().time()
+                self._arm_linger()
                 return
             async with self.lock:
                 if not self.committed:
@@ -446,6 +601,11 @@ class _Connection:
                         self.replay += data
                     else:
                         self.overflow = True
+                elif self.fwd.http_aware:
+                    if len(self.tail) + len(data) <= REPLAY_LIMIT:
+                        self.tail += data
+                    else:
+                        self.tail_overflow = True
                 self.fwd.bytes_out += len(data)
                 stream = self.stream
                 if stream is None:

@@ -9,7 +9,9 @@ stream stays open for the pod's answer until the pod side ends.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from dataclasses import dataclass
 
 import aiohttp
@@ -69,6 +71,15 @@ class PortForwardStream:
         self.port = port
         self._prefix_left = {DATA: 2, ERROR: 2}
         self.error_text = ""
+        self.prewarmed = False  # opened before a client needed it (see Forwarder's spare stream)
+        self.opened_at = time.monotonic()
+        # A spare keeps one receive outstanding, so its death (or a server that speaks first) is
+        # seen while it waits; the first receive() after it is handed out takes that result.
+        self.first: asyncio.Task[ReadResult] | None = None
+
+    def watch_first(self) -> asyncio.Task[ReadResult]:
+        self.first = asyncio.ensure_future(self._receive_ws())
+        return self.first
 
     @classmethod
     async def open(
@@ -97,6 +108,12 @@ class PortForwardStream:
 
     async def receive(self) -> ReadResult:
         """The next data chunk from the pod, or the end of the stream (with the error text if any)."""
+        if self.first is not None:
+            first, self.first = self.first, None
+            return await first
+        return await self._receive_ws()
+
+    async def _receive_ws(self) -> ReadResult:
         while True:
             try:
                 msg = await self.ws.receive()
@@ -127,6 +144,8 @@ class PortForwardStream:
             # TEXT frames are not part of the binary protocol; ignore them
 
     async def close(self) -> None:
+        if self.first is not None and not self.first.done():
+            self.first.cancel()
         if not self.ws.closed:
             try:
                 await self.ws.close()

@@ -190,6 +190,11 @@ class DetailsScreen(Screen[None]):
 
         self.app.push_screen(DeployScreen(self.target, self.workload))
 
+    def action_forward(self) -> None:
+        from aksmcp_tui.ui.screens.forwards import forward_workload
+
+        forward_workload(self, self.target, self.workload)
+
     def action_help(self) -> None:
         from aksmcp_tui.ui.screens.help import HelpScreen
 

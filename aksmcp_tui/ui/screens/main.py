@@ -95,6 +95,8 @@ class MainScreen(Screen[None]):
             # client (about half a second of CPU), which would otherwise delay the first paint.
             self.query_one(FleetTable).clear(f"Connecting to {self.target.context}…")
             self.call_after_refresh(self.switch_target, self.target, self.namespace)
+        self._follow_forwards()
+        self._forward_notifications()
 
     # ------------------------------------------------------------------ watching
     def switch_target(self, target: ClusterTarget, namespace: str | None) -> None:
@@ -343,6 +345,8 @@ class MainScreen(Screen[None]):
                 self.switch_target(self.target, jump.argument)
         elif jump.kind == "deployments":
             self.set_focus(self.query_one(FleetTable))
+        elif jump.kind == "forwards":
+            self.action_forwards()
         elif jump.kind == "help":
             self.action_help()
         elif jump.kind == "quit":
@@ -500,6 +504,64 @@ class MainScreen(Screen[None]):
             self.notify("Pick a cluster first", title="Deploy", severity="warning")
             return
         self.app.push_screen(DeployScreen(self.target, self.query_one(FleetTable).selected, namespace=self.namespace))
+
+    # ------------------------------------------------------------------ forwards (issue 7)
+    def action_forward(self) -> None:
+        from aksmcp_tui.ui.screens.forwards import forward_workload
+
+        forward_workload(self, self.target, self.query_one(FleetTable).selected)
+
+    def action_forwards(self) -> None:
+        from aksmcp_tui.ui.screens.forwards import ForwardsScreen
+
+        self.app.push_screen(ForwardsScreen())
+
+    @work(group="forward-labels", exclusive=True, exit_on_error=False)
+    async def _follow_forwards(self) -> None:
+        """The FORWARD column, from the daemon's list (quietly empty while no daemon runs)."""
+        import asyncio
+
+        from aksmcp_tui.core.forward import ForwardError
+        from aksmcp_tui.core.forward.control import list_forwards
+        from aksmcp_tui.ui.screens.forwards import forward_label
+
+        while True:
+            try:
+                statuses = await list_forwards()
+            except ForwardError:
+                statuses = []
+            context = self.target.context if self.target is not None else None
+            labels = {
+                (s.namespace, s.target.split("/", 1)[1]): forward_label(s)
+                for s in statuses
+                if s.context == context and s.target.startswith("deploy/")
+            }
+            self.query_one(FleetTable).set_forwards(labels)
+            await asyncio.sleep(2.0)
+
+    @work(group="forward-events", exclusive=True, exit_on_error=False)
+    async def _forward_notifications(self) -> None:
+        """Forward state changes as notifications (the daemon pushes them; reconnect when it restarts)."""
+        import asyncio
+
+        from aksmcp_tui.core.forward import ForwardError
+        from aksmcp_tui.core.forward.control import forward_events
+        from aksmcp_tui.ui.screens.forwards import STATE_SEVERITY, forward_label
+
+        while True:
+            try:
+                async for status, previous in forward_events():
+                    if status.state == previous:
+                        continue
+                    detail = f"\n{status.last_error}" if status.last_error and status.state != "active" else ""
+                    self.app.notify(
+                        f"{previous} → {forward_label(status)}{detail}",
+                        title=f"Forward {status.target} ({status.namespace})",
+                        severity=STATE_SEVERITY.get(status.state, "information"),
+                    )
+            except ForwardError:
+                pass
+            await asyncio.sleep(3.0)
 
     def action_quit_app(self) -> None:
         self.app.exit()

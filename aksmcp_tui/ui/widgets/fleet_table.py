@@ -44,7 +44,7 @@ class _Row:
     haystack: str  # lower-cased text the filter searches
 
 
-def _cells_of(workload: McpWorkload) -> tuple[str, ...]:
+def _cells_of(workload: McpWorkload, forward: str | None = None) -> tuple[str, ...]:
     name = workload.name if workload.kind == "Deployment" else f"{workload.name} ({workload.kind.split(' ')[0]})"
     image = workload.image if len(workload.image) <= _IMAGE_MAX else "…" + workload.image[-(_IMAGE_MAX - 1) :]
     return (
@@ -54,12 +54,12 @@ def _cells_of(workload: McpWorkload) -> tuple[str, ...]:
         image,
         "",
         health_label(workload.health),
-        workload.forward or "—",
+        forward or workload.forward or "—",
     )
 
 
-def _row_of(workload: McpWorkload) -> _Row:
-    cells = _cells_of(workload)
+def _row_of(workload: McpWorkload, forward: str | None = None) -> _Row:
+    cells = _cells_of(workload, forward)
     haystack = " ".join((cells[0], cells[1], workload.image, cells[5], workload.health_reason)).lower()
     return _Row(workload, cells, haystack)
 
@@ -139,6 +139,8 @@ class FleetTable(ScrollView, can_focus=True):
         self._widths: list[int] = [len(title) for title in COLUMNS]
         self._empty_message = "Loading…"
         self._traffic: dict[WorkloadKey, tuple[str, str]] = {}
+        # FORWARD cells by (namespace, deployment name), from the forward daemon (see set_forwards)
+        self._forwards: dict[tuple[str, str], str] = {}
 
     # ------------------------------------------------------------------ data
     @property
@@ -185,7 +187,7 @@ class FleetTable(ScrollView, can_focus=True):
 
     def replace_all(self, workloads: Iterable[McpWorkload]) -> None:
         """A fresh list (after a list or re-list): rows not in it disappear."""
-        self._rows = {w.key: _row_of(w) for w in workloads}
+        self._rows = {w.key: self._row(w) for w in workloads}
         self._rebuild()
 
     def apply_changes(self, changed: Iterable[McpWorkload], removed: Iterable[WorkloadKey]) -> None:
@@ -193,7 +195,25 @@ class FleetTable(ScrollView, can_focus=True):
         for key in removed:
             self._rows.pop(key, None)
         for workload in changed:
-            self._rows[workload.key] = _row_of(workload)
+            self._rows[workload.key] = self._row(workload)
+        self._rebuild()
+
+    def _row(self, workload: McpWorkload) -> _Row:
+        label = self._forwards.get((workload.namespace, workload.name)) if workload.kind == "Deployment" else None
+        return _row_of(workload, label)
+
+    def forward_label(self, namespace: str, name: str) -> str | None:
+        return self._forwards.get((namespace, name))
+
+    def set_forwards(self, labels: dict[tuple[str, str], str]) -> None:
+        """The FORWARD column: (namespace, deployment) -> "state URL latency"; repaints only on change."""
+        if labels == self._forwards:
+            return
+        changed = {key for key in set(labels) | set(self._forwards) if labels.get(key) != self._forwards.get(key)}
+        self._forwards = dict(labels)
+        for key, row in list(self._rows.items()):
+            if (row.workload.namespace, row.workload.name) in changed:
+                self._rows[key] = self._row(row.workload)
         self._rebuild()
 
     def set_filter(self, text: str) -> None:
