@@ -16,13 +16,10 @@ class UiAction:
     title: str  # command palette title
     help: str
     show: bool = True
-    later: bool = False  # bound now, works in a later release
     # Priority bindings run in the App's own key handling, before the next key is dispatched, so keys
     # typed right after ":" or "/" land in the prompt they open (type-ahead), not in the table.
     priority: bool = False
 
-
-LATER = "arrives in a later release"
 
 MAIN_ACTIONS: tuple[UiAction, ...] = (
     UiAction("open_details", "enter", "enter", "Details", "Show details", "Pods, conditions, events and services"),
@@ -37,7 +34,10 @@ MAIN_ACTIONS: tuple[UiAction, ...] = (
     ),
     UiAction("filter", "slash", "/", "Filter", "Filter deployments", "Filter as you type; esc clears", priority=True),
     UiAction("retry", "r", "r", "Refresh", "Refresh / retry", "Reconnect and list again"),
-    UiAction("focus_clusters", "t", "t", "Clusters", "Focus cluster tree", "Move the focus to the cluster tree"),
+    # not in the footer (full at 130 columns); `?` and the palette list it
+    UiAction(
+        "focus_clusters", "t", "t", "Clusters", "Focus cluster tree", "Move the focus to the cluster tree", show=False
+    ),
     UiAction("open_logs", "l", "l", "Logs", "Logs", "Follow the logs of every pod, merged"),
     UiAction("open_metrics", "m", "m", "Metrics", "Metrics", "Per-tool calls/s, errors and latency"),
     UiAction("open_console", "c", "c", "Console", "MCP console", "Call tools, read resources, see the traffic"),

@@ -21,14 +21,14 @@ _ALIASES: dict[str, str] = {
     "q": "quit",
     "q!": "quit",
     "quit": "quit",
-    "logs": "later",
-    "log": "later",
+    "logs": "logs",
+    "log": "logs",
     "forward": "forwards",
     "forwards": "forwards",
     "fw": "forwards",
     "pf": "forwards",
-    "console": "later",
-    "metrics": "later",
+    "console": "console",
+    "metrics": "metrics",
 }
 
 COMMAND_WORDS: tuple[str, ...] = ("ctx", "ns", "deploy", "help", "quit")
@@ -36,7 +36,7 @@ COMMAND_WORDS: tuple[str, ...] = ("ctx", "ns", "deploy", "help", "quit")
 
 @dataclass(frozen=True)
 class Jump:
-    kind: str  # "context" | "namespace" | "deployments" | "forwards" | "help" | "quit" | "later"
+    kind: str  # "context" | "namespace" | "deployments" | "forwards" | "logs" | "metrics" | "console" | "help" | "quit"
     argument: str | None = None
     word: str = ""
 

@@ -114,7 +114,7 @@ def test_aksmcp_sandbox_shows_the_reference_server_live(terminal: Terminal, isol
 
     # ? shows the keys
     terminal.keys("?")
-    terminal.wait(lambda s: "Fleet keys" in s and "later release" in s, "the help screen")
+    terminal.wait(lambda s: "Fleet keys" in s and "Port-forward" in s, "the help screen")
     terminal.keys("Escape")
     terminal.wait(lambda s: "Fleet keys" not in s, "help closed")
 

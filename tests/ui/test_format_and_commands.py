@@ -59,7 +59,9 @@ def test_health_words_and_classes() -> None:
         ("dp", "deployments", None),
         ("?", "help", None),
         ("q", "quit", None),
-        ("logs", "later", None),
+        ("logs", "logs", None),
+        ("metrics", "metrics", None),
+        ("console", "console", None),
     ],
 )
 def test_command_line(line: str, kind: str, argument: str | None) -> None:

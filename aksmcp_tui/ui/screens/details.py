@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from aksmcp_tui.ui.actions import DETAILS_ACTIONS, LATER, bindings_for
+from aksmcp_tui.ui.actions import DETAILS_ACTIONS, bindings_for
 from aksmcp_tui.ui.format import format_age, health_label
 from aksmcp_tui.ui.targets import ClusterTarget
 from aksmcp_tui.ui.widgets.problem_panel import ProblemPanel, describe
@@ -181,9 +181,6 @@ class DetailsScreen(Screen[None]):
         from aksmcp_tui.ui.screens.metrics import MetricsScreen
 
         self.app.push_screen(MetricsScreen(self.workload, self.target))
-
-    def action_later(self, what: str) -> None:
-        self.notify(f"{what} {LATER}.", title=what)
 
     def action_deploy(self) -> None:
         from aksmcp_tui.ui.screens.deploy import DeployScreen

@@ -14,7 +14,7 @@ from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from aksmcp_tui.ui.actions import LATER, MAIN_ACTIONS, bindings_for
+from aksmcp_tui.ui.actions import MAIN_ACTIONS, bindings_for
 from aksmcp_tui.ui.command_line import COMMAND_WORDS, CommandError, parse_command
 from aksmcp_tui.ui.targets import ClusterTarget, TargetList
 from aksmcp_tui.ui.widgets.cluster_tree import ClusterTree
@@ -351,12 +351,12 @@ class MainScreen(Screen[None]):
             self.action_help()
         elif jump.kind == "quit":
             self.action_quit_app()
-        elif jump.word in ("logs", "log"):
+        elif jump.kind == "logs":
             self.action_open_logs()
-        elif jump.word == "metrics":
+        elif jump.kind == "metrics":
             self.action_open_metrics()
-        else:
-            self.action_later(jump.word.capitalize())
+        elif jump.kind == "console":
+            self.action_open_console()
 
     # ------------------------------------------------------------------ actions
     def action_open_details(self) -> None:
@@ -488,9 +488,6 @@ class MainScreen(Screen[None]):
         from aksmcp_tui.ui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen(MAIN_ACTIONS, "Fleet"))
-
-    def action_later(self, what: str) -> None:
-        self.notify(f"{what} {LATER}.", title=what)
 
     def action_connect_ide(self) -> None:
         from aksmcp_tui.ui.screens.connect import open_connect
