@@ -89,8 +89,6 @@ _CLUSTER_SCOPED = {
     "IngressClass",
     "RuntimeClass",
     "PodSecurityPolicy",
-    # cert-manager's issuer for the whole cluster (the TLS component renders two)
-    "ClusterIssuer",
 }
 # Where pod-template labels live, per kind (kustomize's commonLabels field specs, templates part).
 _TEMPLATE_LABEL_PATHS: dict[str, list[tuple[str, ...]]] = {
