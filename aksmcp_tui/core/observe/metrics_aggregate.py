@@ -8,8 +8,9 @@ from the newest round simply is not summed (it left); a pod seen for the first t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import add, sub
 
-from aksmcp_tui.core.observe.metrics_parse import ERROR_OUTCOMES, PodScrape, histogram_quantile
+from aksmcp_tui.core.observe.metrics_parse import ERROR_OUTCOMES, PodScrape, ToolSlots, bucket_quantile
 
 
 def increase(previous: float | None, current: float) -> float:
@@ -21,21 +22,28 @@ def increase(previous: float | None, current: float) -> float:
     return current - previous
 
 
-@dataclass
+@dataclass(slots=True)
 class ToolRates:
     tool: str
     calls_per_s: float = 0.0
     errors_per_s: float = 0.0
     calls: float = 0.0  # increase over the window
     errors: float = 0.0
-    bucket_increase: list[tuple[float, float]] = field(default_factory=list)  # cumulative, per window
+    # cumulative bucket increases over the window, in bound order; bounds and counts kept apart so a
+    # round adds plain float lists (no (bound, count) pair per bucket per pod)
+    bounds: tuple[float, ...] = ()
+    counts: list[float] = field(default_factory=list)
+
+    @property
+    def bucket_increase(self) -> list[tuple[float, float]]:
+        return list(zip(self.bounds, self.counts, strict=True))
 
     @property
     def error_ratio(self) -> float | None:
         return self.errors / self.calls if self.calls else None
 
     def quantile(self, q: float) -> float | None:
-        return histogram_quantile(q, self.bucket_increase)
+        return bucket_quantile(q, self.bounds, self.counts)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -95,16 +103,14 @@ class RateWindow:
         }
 
 
-def _bucket_increase(
-    previous: list[tuple[float, float]], current: list[tuple[float, float]], restarted: bool
-) -> list[tuple[float, float]]:
+def _bucket_increase(previous: list[float], current: list[float], restarted: bool) -> list[float]:
     """Per-bucket increase; any bucket going down means the process restarted: the new counts are it."""
     if restarted or len(previous) != len(current):
         return current
-    grown = [count - old for (_, count), (_, old) in zip(current, previous, strict=True)]
-    if min(grown, default=0.0) < 0:
+    grown = list(map(sub, current, previous))
+    if grown and min(grown) < 0:
         return current
-    return list(zip([bound for bound, _ in current], grown, strict=True))
+    return grown
 
 
 def pod_window(previous: PodScrape, current: PodScrape, seconds: float) -> RateWindow:
@@ -121,33 +127,65 @@ def pod_window(previous: PodScrape, current: PodScrape, seconds: float) -> RateW
     restarted = (
         previous.start_time is not None and current.start_time is not None and current.start_time != previous.start_time
     )
-    for name, tool in current.tools.items():
-        old = previous.tools.get(name)
+    # Both scrapes' numbers are flat arrays placed by their layouts; scrapes of one shape share the
+    # layout object, so the previous tool's slots are the current ones (no lookup by name).
+    now, before = current.values, previous.values
+    layout = current.layout
+    if layout is previous.layout and not restarted:
+        start, stop = layout.tool_span
+        deltas = list(map(sub, now[start:stop], before[start:stop]))
+        if not deltas or min(deltas) >= 0:  # the usual round: every tool counter grew or stood still
+            _grown_tools(window, layout.tools, [0.0] * start + deltas, per_s)
+            _counter_rates(window, previous, current, per_s)
+            return window
+    old_tools = previous.layout.tools
+    for name, slots in layout.tools.items():
+        old = slots if layout is previous.layout else old_tools.get(name)
         calls = errors = 0.0
         if old is not None:  # first sight of a tool: no window yet
             old_calls = old.calls
-            for outcome, value in tool.calls.items():
-                prior = old_calls.get(outcome, 0.0)
+            for outcome, slot in slots.calls.items():
+                old_slot = old_calls.get(outcome)
+                prior = 0.0 if old_slot is None else before[old_slot]
+                value = now[slot]
                 grown = value if restarted or value < prior else value - prior
                 calls += grown
                 if outcome in ERROR_OUTCOMES:
                     errors += grown
         rates = ToolRates(name, calls * per_s, errors * per_s, calls, errors)
         if old is not None and (calls or restarted):  # no call in the window: no observation either
-            rates.bucket_increase = _bucket_increase(old.buckets, tool.buckets, restarted)
+            rates.bounds = slots.bounds
+            rates.counts = _bucket_increase(old.counts(before), slots.counts(now), restarted)
         window.tools[name] = rates
-    for series, value in current.counters.items():
-        before = previous.counters.get(series)
-        if before is not None:
-            window.counter_rates[series] = increase(before, value) * per_s
+    _counter_rates(window, previous, current, per_s)
     return window
+
+
+def _grown_tools(window: RateWindow, tools: dict[str, ToolSlots], grown: list[float], per_s: float) -> None:
+    """Same shape, no restart, no counter went down: every increase is a plain difference, `grown`
+    (slot by slot), so each tool picks its slots out of it (what pod_window's general loop gives then)."""
+    into = window.tools
+    for name, slots in tools.items():
+        calls = sum(slots.pick_calls(grown), 0.0)
+        errors = sum(slots.pick_errors(grown), 0.0)
+        rates = into[name] = ToolRates(name, calls * per_s, errors * per_s, calls, errors)
+        if calls:
+            rates.bounds = slots.bounds
+            rates.counts = slots.counts(grown)
+
+
+def _counter_rates(window: RateWindow, previous: PodScrape, current: PodScrape, per_s: float) -> None:
+    for series, value in current.counters.items():
+        prior_value = previous.counters.get(series)
+        if prior_value is not None:
+            window.counter_rates[series] = increase(prior_value, value) * per_s
 
 
 def sum_windows(windows: list[RateWindow]) -> RateWindow:
     """The deployment as a whole: rates and bucket increases add up; so do sessions, CPU, memory."""
     total = RateWindow(seconds=max((w.seconds for w in windows), default=0.0))
-    counts: dict[str, list[float]] = {}  # per tool, summed bucket increases (pairs are built once, below)
-    bounds: dict[str, list[float]] = {}
+    counts: dict[str, list[float]] = {}  # per tool, summed bucket increases
+    bounds: dict[str, tuple[float, ...]] = {}
     for window in windows:
         for name, rates in window.tools.items():
             into = total.tools.get(name)
@@ -157,15 +195,15 @@ def sum_windows(windows: list[RateWindow]) -> RateWindow:
             into.errors_per_s += rates.errors_per_s
             into.calls += rates.calls
             into.errors += rates.errors
-            increase_ = rates.bucket_increase
+            increase_ = rates.counts
             if not increase_:
                 continue
             summed = counts.get(name)
             if summed is None:
-                bounds[name] = [bound for bound, _ in increase_]
-                counts[name] = [count for _, count in increase_]
+                bounds[name] = rates.bounds
+                counts[name] = list(increase_)
             elif len(summed) == len(increase_):
-                counts[name] = [a + b for a, (_, b) in zip(summed, increase_, strict=True)]
+                counts[name] = list(map(add, summed, increase_))
         for attr in ("sessions", "in_flight", "cpu_cores", "rss_bytes"):
             value = getattr(window, attr)
             if value is not None:
@@ -175,5 +213,6 @@ def sum_windows(windows: list[RateWindow]) -> RateWindow:
         for series, value in window.gauges.items():
             total.gauges[series] = total.gauges.get(series, 0.0) + value
     for name, summed in counts.items():
-        total.tools[name].bucket_increase = list(zip(bounds[name], summed, strict=True))
+        total.tools[name].bounds = bounds[name]
+        total.tools[name].counts = summed
     return total
