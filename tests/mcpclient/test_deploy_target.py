@@ -128,3 +128,42 @@ async def test_c_on_a_deployment_opens_the_console(deployed: None, sandbox_sessi
                 break
             await pilot.pause(0.05)
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_a_key_protected_deployment_needs_no_key_flag(
+    deployed: None, sandbox_session: ThreadedSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """aksmcp's own deployments take an API key from a Secret: deploy/NAME finds it there (as `c` does)."""
+    import base64
+
+    key = "console-key-0123456789abcdef"
+    async with await KubeContext.open(kubeconfig=str(sandbox_session.kubeconfig_path)) as kube:
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "keyed-api-key"},
+            "data": {"api-key": base64.b64encode(key.encode()).decode()},
+        }
+        existing = await kube.get(f"/api/v1/namespaces/{NS}/secrets")
+        if "keyed-api-key" not in {s["metadata"]["name"] for s in existing["items"]}:
+            await kube.request("POST", f"/api/v1/namespaces/{NS}/secrets", body=secret)
+        body = server_deployment("keyed", replicas=1)
+        body["spec"]["template"]["spec"]["containers"][0]["env"].append(
+            {"name": "AKSMCP_API_KEY", "valueFrom": {"secretKeyRef": {"name": "keyed-api-key", "key": "api-key"}}}
+        )
+        deployments = await kube.get(f"/apis/apps/v1/namespaces/{NS}/deployments")
+        if "keyed" not in {d["metadata"]["name"] for d in deployments["items"]}:
+            await create(kube, NS, body)
+        await wait_ready(kube, NS, "app=keyed", 1, within=120)
+    code = await asyncio.to_thread(main, ["call", "deploy/keyed", "system_info", "-n", NS, "-o", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["isError"] is False
+    assert f"API key from Secret {NS}/keyed-api-key" in err
+    assert key not in out + err
+    # a key the user gives wins, and a wrong one is refused by the server
+    code = await asyncio.to_thread(
+        main, ["call", "deploy/keyed", "system_info", "-n", NS, "--header", "Authorization: Bearer wrong"]
+    )
+    out, err = capsys.readouterr()
+    assert code != 0 and "401" in out + err

@@ -233,4 +233,39 @@ async def resolve_endpoint(target: McpTarget, *, token_source: TokenSource | Non
     if status.state == "failed":
         raise TargetError(f"the forward to deploy/{target.name} failed: {status.last_error or 'unknown error'}")
     note = f"through forward {status.local_url} → deploy/{target.name} ({namespace}, {context})"
+    if not any(k.lower() in ("authorization", "x-api-key") for k in headers):
+        credential, said = await deployment_credential(context, namespace, str(target.name), kubeconfig)
+        if credential is not None:
+            headers["Authorization"] = credential
+        if said:
+            note += f"; {said}"
     return Endpoint(target, url=status.mcp_url, headers=headers, note=note)
+
+
+async def deployment_credential(
+    context: str, namespace: str, name: str, kubeconfig: str | None
+) -> tuple[str | None, str]:
+    """What aksmcp's own deployments ask of a caller, so `c` on a deployment just works: an Entra ID
+    token when its auth component says Entra, else the API key from the Secret it mounts. Best effort:
+    when neither can be had the call goes without, and the server's 401 says which flag to use."""
+    from aksmcp_tui.core.components.entra import EntraTokenError, bearer_for_deployment
+    from aksmcp_tui.core.ide.connect import IdeError, key_secret_of, read_api_key
+    from aksmcp_tui.core.kube import KubeContext, KubeProblem
+
+    try:
+        async with await KubeContext.open(context, kubeconfig) as kube:
+            deployment = await kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+            try:
+                bearer = await bearer_for_deployment(deployment)
+            except EntraTokenError as exc:
+                return None, f"no Entra ID token ({exc})"
+            if bearer is not None:
+                return bearer, "Entra ID token from azure-identity"
+            secret, _field = key_secret_of(deployment)
+            try:
+                key = await read_api_key(kube, namespace, name)
+            except IdeError:
+                return None, ""  # no key Secret: a server without auth, or one the user must give a key for
+            return f"Bearer {key}", f"API key from Secret {namespace}/{secret}"
+    except KubeProblem as exc:
+        return None, f"credentials not read ({exc})"
