@@ -205,6 +205,8 @@ async def _refresh(args: argparse.Namespace) -> int:
                 print(f"refreshed {entry.client} {entry.name!r} in {change.path} -> {url}")
             else:
                 print(f"up to date: {entry.client} {entry.name!r} ({change.path})")
+            if entry.extra.get("auth") == "entra":  # when the new token runs out, and for references how to set it
+                _print_notes([n for n in change.notes if "Entra" in n or "token is not in the file" in n])
         except IdeError as exc:
             failures += 1
             print(f"aksmcp connect: {entry.client} {entry.name!r}: {exc}", file=sys.stderr)

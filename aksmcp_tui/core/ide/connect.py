@@ -34,8 +34,26 @@ ForwardResolver = Callable[[Target], Awaitable[str]]
 class Resolved:
     target: Target
     url: str  # the MCP endpoint
-    api_key: str | None
+    api_key: str | None  # the API key, or an Entra ID access token when `entra` is set
     notes: list[str] = field(default_factory=list)  # e.g. the forward still waits for a ready pod
+    entra: EntraAuth | None = None  # the deployment takes Entra ID tokens, not an API key
+
+
+@dataclass(frozen=True)
+class EntraAuth:
+    """Where an entry's Entra ID token comes from: what the record keeps (never the token itself)."""
+
+    tenant: str
+    scope: str
+
+    def token_command(self) -> str:
+        """The Azure CLI command that prints a fresh token (for env-var references and helpers)."""
+        from aksmcp_tui.core.components.entra import token_scope
+
+        return (
+            f"az account get-access-token --tenant {self.tenant} --scope {token_scope(self.scope)} "
+            "--query accessToken --output tsv"
+        )
 
 
 @dataclass
@@ -101,12 +119,12 @@ async def resolve(
     try:
         if kube is not None:
             target = replace(target, namespace=target.namespace or kube.namespace, context=target.context or kube.name)
-            key = await read_api_key(kube, str(target.namespace), str(target.deployment))
+            key, entra = await deployment_credential(kube, str(target.namespace), str(target.deployment))
         else:
             async with await KubeContext.open(target.context, target.kubeconfig) as opened:
                 namespace = target.namespace or opened.namespace
                 target = replace(target, namespace=namespace, context=target.context or opened.name)
-                key = await read_api_key(opened, namespace, str(target.deployment))
+                key, entra = await deployment_credential(opened, namespace, str(target.deployment))
     except KubeProblem as exc:
         raise IdeError(str(exc)) from None
     notes: list[str] = []
@@ -116,7 +134,77 @@ async def resolve(
             notes.append(f"the forward is {state} (no ready pod answers yet); the entry works once one does")
     else:
         url = await forward(target)
-    return Resolved(target, url, key, notes)
+    return Resolved(target, url, key, notes, entra)
+
+
+async def deployment_credential(kube: Any, namespace: str, deployment: str) -> tuple[str, EntraAuth | None]:
+    """What the deployment asks of a caller: an Entra ID token (through azure-identity, the developer's
+    own sign-in) when its auth-entra annotations say so, else the API key from its Secret. Raised
+    before anything is written: no sign-in names `az login --tenant T`."""
+    from aksmcp_tui.core.components.annotations import entra_client_settings
+    from aksmcp_tui.core.components.entra import EntraTokenError, entra_access_token
+
+    spec = await _get_deployment(kube, namespace, deployment)
+    settings = entra_client_settings(spec)
+    if settings is None:
+        return await read_api_key(kube, namespace, deployment), None
+    tenant, _client_id, scope = settings
+    try:
+        token = await entra_access_token(tenant, scope)
+    except EntraTokenError as exc:
+        raise IdeError(f"deploy/{deployment} uses Entra ID: {exc}") from None
+    return token, EntraAuth(tenant, scope)
+
+
+async def _get_deployment(kube: Any, namespace: str, deployment: str) -> dict[str, Any]:
+    from aksmcp_tui.core.kube import KubeProblem
+
+    try:
+        return dict(await kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}"))
+    except KubeProblem as exc:
+        if exc.kind == "not_found":
+            raise IdeError(f"deployment {namespace}/{deployment} not found") from None
+        raise
+
+
+def _header_command(writer: ClientWriter, resolved: Resolved, scope: Scope, secret_env: str | None) -> str | None:
+    """A headers helper beats an inline token (it never expires in the file); user scope only, since
+    it names this machine's interpreter, and not when --secret-env asks for a reference."""
+    if resolved.entra is None or not writer.headers_helper or scope != "user" or secret_env:
+        return None
+    from aksmcp_tui.core.ide.entra_header import helper_command
+
+    return helper_command(resolved.entra.tenant, resolved.entra.scope)
+
+
+def token_expiry(token: str) -> float | None:
+    """The `exp` claim of a JWT (read, not verified: only to tell the user when it runs out)."""
+    import json
+
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
+
+
+def entra_notes(resolved: Resolved, spec: EntrySpec) -> list[str]:
+    """What a user must know about an Entra ID entry: it expires, and how it is renewed."""
+    assert resolved.entra is not None
+    if spec.header_command:
+        return []  # the writer says the helper fetches a fresh token itself
+    expiry = token_expiry(resolved.api_key or "")
+    when = f" (at {time.strftime('%H:%M UTC', time.gmtime(expiry))})" if expiry else ""
+    notes = [
+        f"Entra ID token from azure-identity (tenant {resolved.entra.tenant}): it expires in about an hour{when}; "
+        "`aksmcp connect --refresh` renews every recorded Entra entry"
+    ]
+    if spec.secret_mode == "reference":
+        notes.append(
+            f"the token is not in the file: set {spec.secret_env} to the output of `{resolved.entra.token_command()}`"
+        )
+    return notes
 
 
 async def read_api_key(kube: Any, namespace: str, deployment: str) -> str:
@@ -226,8 +314,10 @@ def plan(
         url=resolved.url,
         api_key=resolved.api_key,
         scope=scope,
-        secret_env=secret_env or default_secret_env(entry_name),
+        secret_env=secret_env or default_secret_env(entry_name, token=resolved.entra is not None),
         force_reference=secret_env is not None,
+        entra=resolved.entra is not None,
+        header_command=_header_command(writer, resolved, scope, secret_env),
     )
     before = read_text(path)
     if not force and before is not None and writer.get_entry(before, path, entry_name) is not None:
@@ -247,6 +337,8 @@ def plan(
     }[spec.secret_mode]
     if client == "vscode" and secret != "none":
         secret = "input"  # VS Code keeps the key in its secret storage in either scope
+    if spec.header_command:
+        secret = "helper"
     entry = RecordedEntry(
         client=client,
         scope=scope,
@@ -257,6 +349,10 @@ def plan(
         secret=secret,
         extra={"secret_env": spec.secret_env} if secret_env else {},
     )
+    if resolved.entra is not None:
+        # --refresh finds Entra entries by this, and gets a new token from the same tenant and API.
+        entry.extra.update(auth="entra", tenant=resolved.entra.tenant, scope=resolved.entra.scope)
+        rendered.notes.extend(entra_notes(resolved, spec))
     keep_private = rendered.inline_secret or _already_private(path)
     rendered.notes.extend(resolved.notes)
     parts = urlsplit(resolved.url)

@@ -18,11 +18,15 @@ class EntrySpec:
     scope: Scope
     secret_env: str  # the environment variable references point at
     force_reference: bool = False  # --secret-env given: never inline, even in user scope
+    entra: bool = False  # api_key is an Entra ID access token (expires in about an hour)
+    # A command printing the headers as JSON, for writers with `headers_helper` (user scope only:
+    # it names this machine's interpreter). Set: the file holds the command, never the token.
+    header_command: str | None = None
 
     @property
     def secret_mode(self) -> Literal["none", "reference", "inline"]:
         """How the key goes into the file. Project files may be committed: never inline there."""
-        if self.api_key is None and not self.force_reference:
+        if (self.api_key is None and not self.force_reference) or self.header_command:
             return "none"
         if self.scope == "project" or self.force_reference:
             return "reference"
@@ -36,8 +40,9 @@ class Rendered:
     inline_secret: bool = False  # the file must be 0600
 
 
-def default_secret_env(name: str) -> str:
-    return "AKSMCP_" + re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() + "_API_KEY"
+def default_secret_env(name: str, *, token: bool = False) -> str:
+    """AKSMCP_<NAME>_API_KEY, or AKSMCP_<NAME>_TOKEN for an Entra ID token."""
+    return "AKSMCP_" + re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() + ("_TOKEN" if token else "_API_KEY")
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -35,6 +35,7 @@ class ClientWriter:
     title: ClassVar[str]
     scopes: ClassVar[tuple[Scope, ...]] = ("user", "project")
     file_format: ClassVar[str]  # "JSONC" | "JSON" | "TOML" | "YAML": what the client parses
+    headers_helper: ClassVar[bool] = False  # the client can run a command that prints its headers
 
     def path(self, scope: Scope, project_dir: Path) -> Path:
         raise NotImplementedError

@@ -18,6 +18,7 @@ from aksmcp_tui.core.ide.model import EntrySpec, Scope
 class ClaudeCodeWriter(JsonFormat):
     client = "claude-code"
     title = "Claude Code"
+    headers_helper = True  # `headersHelper`: a shell command whose stdout is a JSON object of headers
 
     def path(self, scope: Scope, project_dir: Path) -> Path:
         if scope == "project":
@@ -31,6 +32,12 @@ class ClaudeCodeWriter(JsonFormat):
         if headers:
             value["headers"] = headers
         notes = []
+        if spec.header_command:
+            value["headersHelper"] = spec.header_command
+            notes.append(
+                "Claude Code runs the entry's headersHelper for a fresh Entra ID token when it connects: "
+                "no token is in the file"
+            )
         if spec.scope == "project":
             notes.append(
                 f"Claude Code asks to approve project servers from .mcp.json: start `claude` in the project "
