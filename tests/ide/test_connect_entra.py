@@ -20,6 +20,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from forward.support import create, ensure_namespace, server_deployment
+from mcp import Client, StdioServerParameters
 from tools import require_tool
 
 from aksmcp_tui.cli import main
@@ -202,3 +203,33 @@ async def test_claude_code_runs_the_headers_helper(
     token_file.write_text("not-a-token")  # the helper's token is what makes it connect
     listed = await asyncio.to_thread(claude_list)
     assert "✔ Connected" not in listed.stdout.split("entra: ")[1].splitlines()[0], listed.stdout
+
+
+async def test_claude_desktop_shim_gets_its_own_token(
+    ide_home: Home,
+    entra_server: str,  # noqa: F811
+    fake_az: tuple[Path, Path],  # noqa: F811
+    signing_key: rsa.RSAPrivateKey,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Claude Desktop's entry gets a token through azure-identity, then starts mcp-remote with it: the
+    official SDK's stdio client runs the entry's command and lists the Entra-mode server's tools."""
+    mcp_remote = require_tool("mcp-remote")
+    token_file, _calls = fake_az
+    token = fresh_token(signing_key, 5)
+    token_file.write_text(token)
+    resolved = Resolved(Target("url", url=entra_server), entra_server, token, [], EntraAuth(TENANT, SCOPE))
+    change = plan("claude-desktop", resolved, scope="user", name="entra")
+    commit(change)
+    assert token not in change.path.read_text()
+    assert change.entry is not None and change.entry.secret == "helper"
+    entry = load("claude-desktop", change.path)["mcpServers"]["entra"]
+    # `npx -y mcp-remote` from the registry = the pinned mcp-remote in .tools (no download in tests).
+    npx = tmp_path / "bin" / "npx"
+    npx.write_text(f'#!/bin/sh\n[ "$1 $2" = "-y mcp-remote" ] || exit 64\nshift 2\nexec {mcp_remote} "$@"\n')
+    npx.chmod(0o755)
+    params = StdioServerParameters(
+        command=entry["command"], args=entry["args"], env={"PATH": os.environ["PATH"], "HOME": str(ide_home.home)}
+    )
+    async with Client(params) as session:
+        assert "system_info" in [t.name for t in (await session.list_tools()).tools]

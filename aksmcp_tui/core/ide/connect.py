@@ -167,14 +167,14 @@ async def _get_deployment(kube: Any, namespace: str, deployment: str) -> dict[st
         raise
 
 
-def _header_command(writer: ClientWriter, resolved: Resolved, scope: Scope, secret_env: str | None) -> str | None:
-    """A headers helper beats an inline token (it never expires in the file); user scope only, since
-    it names this machine's interpreter, and not when --secret-env asks for a reference."""
+def _entra_helper(
+    writer: ClientWriter, resolved: Resolved, scope: Scope, secret_env: str | None
+) -> tuple[str, str] | None:
+    """A command that fetches the token beats an inline token (nothing in the file expires); user
+    scope only, since it names this machine's interpreter, and not when --secret-env asks for a reference."""
     if resolved.entra is None or not writer.headers_helper or scope != "user" or secret_env:
         return None
-    from aksmcp_tui.core.ide.entra_header import helper_command
-
-    return helper_command(resolved.entra.tenant, resolved.entra.scope)
+    return resolved.entra.tenant, resolved.entra.scope
 
 
 def token_expiry(token: str) -> float | None:
@@ -192,8 +192,8 @@ def token_expiry(token: str) -> float | None:
 def entra_notes(resolved: Resolved, spec: EntrySpec) -> list[str]:
     """What a user must know about an Entra ID entry: it expires, and how it is renewed."""
     assert resolved.entra is not None
-    if spec.header_command:
-        return []  # the writer says the helper fetches a fresh token itself
+    if spec.entra_helper:
+        return []  # the writer says how its command fetches a fresh token
     expiry = token_expiry(resolved.api_key or "")
     when = f" (at {time.strftime('%H:%M UTC', time.gmtime(expiry))})" if expiry else ""
     notes = [
@@ -317,7 +317,7 @@ def plan(
         secret_env=secret_env or default_secret_env(entry_name, token=resolved.entra is not None),
         force_reference=secret_env is not None,
         entra=resolved.entra is not None,
-        header_command=_header_command(writer, resolved, scope, secret_env),
+        entra_helper=_entra_helper(writer, resolved, scope, secret_env),
     )
     before = read_text(path)
     if not force and before is not None and writer.get_entry(before, path, entry_name) is not None:
@@ -337,7 +337,7 @@ def plan(
     }[spec.secret_mode]
     if client == "vscode" and secret != "none":
         secret = "input"  # VS Code keeps the key in its secret storage in either scope
-    if spec.header_command:
+    if spec.entra_helper:
         secret = "helper"
     entry = RecordedEntry(
         client=client,

@@ -19,14 +19,14 @@ class EntrySpec:
     secret_env: str  # the environment variable references point at
     force_reference: bool = False  # --secret-env given: never inline, even in user scope
     entra: bool = False  # api_key is an Entra ID access token (expires in about an hour)
-    # A command printing the headers as JSON, for writers with `headers_helper` (user scope only:
-    # it names this machine's interpreter). Set: the file holds the command, never the token.
-    header_command: str | None = None
+    # (tenant, scope) of an Entra ID API, for writers with `headers_helper` (user scope only: the
+    # command names this machine's interpreter). Set: the file holds a command, never the token.
+    entra_helper: tuple[str, str] | None = None
 
     @property
     def secret_mode(self) -> Literal["none", "reference", "inline"]:
         """How the key goes into the file. Project files may be committed: never inline there."""
-        if (self.api_key is None and not self.force_reference) or self.header_command:
+        if (self.api_key is None and not self.force_reference) or self.entra_helper:
             return "none"
         if self.scope == "project" or self.force_reference:
             return "reference"

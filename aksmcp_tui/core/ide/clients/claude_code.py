@@ -32,8 +32,10 @@ class ClaudeCodeWriter(JsonFormat):
         if headers:
             value["headers"] = headers
         notes = []
-        if spec.header_command:
-            value["headersHelper"] = spec.header_command
+        if spec.entra_helper:
+            from aksmcp_tui.core.ide.entra_header import helper_command
+
+            value["headersHelper"] = helper_command(*spec.entra_helper)
             notes.append(
                 "Claude Code runs the entry's headersHelper for a fresh Entra ID token when it connects: "
                 "no token is in the file"

@@ -22,6 +22,7 @@ class ClaudeDesktopWriter(JsonFormat):
     client = "claude-desktop"
     title = "Claude Desktop"
     scopes = ("user",)
+    headers_helper = True  # the entry is a command: it can fetch an Entra ID token before the shim starts
 
     def path(self, scope: Scope, project_dir: Path) -> Path:
         return app_config_dir() / "Claude" / "claude_desktop_config.json"
@@ -37,7 +38,18 @@ class ClaudeDesktopWriter(JsonFormat):
             "(needs Node.js/npx), which connects to the URL; restart Claude Desktop to load it"
         ]
         mode = spec.secret_mode
-        if mode == "inline":
+        if spec.entra_helper:
+            from aksmcp_tui.core.ide.entra_header import exec_argv
+
+            args += ["--header", f"Authorization:${{{HEADER_VAR}}}"]
+            command = exec_argv(*spec.entra_helper, HEADER_VAR, ["npx", *args])
+            value = {"command": command[0], "args": command[1:]}
+            notes.append(
+                "the entry first gets an Entra ID token from azure-identity, then starts mcp-remote with it: "
+                "no token is in the file; the token lasts about an hour, so restart Claude Desktop when calls "
+                "start failing with 401"
+            )
+        elif mode == "inline":
             assert spec.api_key is not None
             args += ["--header", f"Authorization:${{{HEADER_VAR}}}"]
             value["env"] = {HEADER_VAR: f"Bearer {spec.api_key}"}
