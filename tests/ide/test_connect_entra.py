@@ -19,7 +19,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from forward.support import create, ensure_namespace, server_deployment
+from forward.support import create, ensure_namespace, server_deployment, wait_ready
 from mcp import Client, StdioServerParameters
 from tools import require_tool
 
@@ -42,7 +42,7 @@ from tests.components.test_entra_token import (  # noqa: F401  (fixtures, shared
 )
 
 from .clientfiles import endpoint, load
-from .conftest import Home
+from .conftest import Home, aksmcp
 from .test_deploy_target import list_tools
 
 NAMESPACE = "ide-entra"
@@ -233,3 +233,52 @@ async def test_claude_desktop_shim_gets_its_own_token(
     )
     async with Client(params) as session:
         assert "system_info" in [t.name for t in (await session.list_tools()).tools]
+
+
+async def test_cli_connect_and_refresh_through_the_managed_forward(
+    ide_home: Home,
+    daemon: None,
+    kube: KubeContext,
+    jwks_url: str,  # noqa: F811
+    fake_az: tuple[Path, Path],  # noqa: F811
+    signing_key: rsa.RSAPrivateKey,  # noqa: F811
+) -> None:
+    """The whole command: an Entra-mode server pod on the sandbox, `aksmcp connect` through its managed
+    forward, then `aksmcp connect --refresh` an hour later (a new token from az)."""
+    token_file, _calls = fake_az
+    first, second = fresh_token(signing_key, 6), fresh_token(signing_key, 7)
+    token_file.write_text(first)
+    await ensure_namespace(kube, NAMESPACE)
+    body = entra_deployment("entra-live")
+    body["spec"]["replicas"] = 1
+    body["spec"]["template"]["spec"]["containers"][0]["env"] += [
+        {"name": k, "value": v}
+        for k, v in {
+            "AKSMCP_AUTH_MODE": "entra",
+            "AKSMCP_ENTRA_TENANT_ID": TENANT,
+            "AKSMCP_ENTRA_AUDIENCE": f"api://{CLIENT_ID},{CLIENT_ID}",
+            "AKSMCP_ENTRA_SCOPES": SCOPE,
+            "AKSMCP_ENTRA_ISSUER": f"https://login.microsoftonline.com/{TENANT}/v2.0",
+            "AKSMCP_ENTRA_JWKS_URL": jwks_url,  # the local stand-in for the tenant's keys
+        }.items()
+    ]
+    await create(kube, NAMESPACE, body)
+    await wait_ready(kube, NAMESPACE, "app=entra-live", 1)
+
+    done = await asyncio.to_thread(aksmcp, "connect", "cursor", "deploy/entra-live", "-n", NAMESPACE)
+    assert done.returncode == 0, done.stderr
+    assert "expires in about an hour" in done.stdout and "aksmcp connect --refresh" in done.stdout
+    assert first not in done.stdout + done.stderr  # the token is never printed
+    path = ide_home.home / ".cursor" / "mcp.json"
+    url, headers = endpoint("cursor", load("cursor", path), "entra-live", "unused")
+    assert headers == {"Authorization": f"Bearer {first}"}
+    assert "system_info" in await list_tools(url, headers)
+
+    token_file.write_text(second)
+    refreshed = await asyncio.to_thread(aksmcp, "connect", "--refresh")
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert "refreshed cursor 'entra-live'" in refreshed.stdout and "expires in about an hour" in refreshed.stdout
+    assert second not in refreshed.stdout + refreshed.stderr
+    url, headers = endpoint("cursor", load("cursor", path), "entra-live", "unused")
+    assert headers == {"Authorization": f"Bearer {second}"}
+    assert "system_info" in await list_tools(url, headers)
