@@ -106,6 +106,11 @@ async def test_entra_entry_is_accepted_and_refreshed(
     url, headers = endpoint("claude-code", load("claude-code", project.path), "entra", first_token)
     assert "system_info" in await list_tools(url, headers)
 
+    # VS Code keeps a secret input: the file names it, the note says what to paste and when it runs out.
+    vscode = plan("vscode", resolved, scope="user")
+    assert first_token not in (vscode.after or "") and "${input:" in (vscode.after or "")
+    assert any("az account get-access-token" in n and "about an hour" in n for n in vscode.notes)
+
     # Claude Code in user scope runs a headers helper instead: the file holds a command, no token.
     helper = plan("claude-code", resolved, scope="user")
     commit(helper)

@@ -189,11 +189,17 @@ def token_expiry(token: str) -> float | None:
         return None
 
 
-def entra_notes(resolved: Resolved, spec: EntrySpec) -> list[str]:
+def entra_notes(client: str, resolved: Resolved, spec: EntrySpec) -> list[str]:
     """What a user must know about an Entra ID entry: it expires, and how it is renewed."""
     assert resolved.entra is not None
     if spec.entra_helper:
         return []  # the writer says how its command fetches a fresh token
+    if client == "vscode":
+        # VS Code keeps what it is given in its secret storage: the file never changes, so refresh cannot help.
+        return [
+            f"VS Code asks for the token, not an API key: paste the output of `{resolved.entra.token_command()}`; "
+            "it expires in about an hour, then clear it (Command Palette: MCP: Reset Cached Inputs) and paste a new one"
+        ]
     expiry = token_expiry(resolved.api_key or "")
     when = f" (at {time.strftime('%H:%M UTC', time.gmtime(expiry))})" if expiry else ""
     notes = [
@@ -352,7 +358,7 @@ def plan(
     if resolved.entra is not None:
         # --refresh finds Entra entries by this, and gets a new token from the same tenant and API.
         entry.extra.update(auth="entra", tenant=resolved.entra.tenant, scope=resolved.entra.scope)
-        rendered.notes.extend(entra_notes(resolved, spec))
+        rendered.notes.extend(entra_notes(client, resolved, spec))
     keep_private = rendered.inline_secret or _already_private(path)
     rendered.notes.extend(resolved.notes)
     parts = urlsplit(resolved.url)
