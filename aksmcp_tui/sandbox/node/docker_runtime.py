@@ -31,7 +31,8 @@ POD_LABEL = "sandbox.aksmcp.dev/pod-uid"
 _PULL_TIMEOUT = 300.0
 MIRRORS_ENV = "AKSMCP_SANDBOX_REGISTRY_MIRRORS"
 # What the Docker daemon says when a registry wants credentials the node does not have.
-_AUTH_WORDS = ("no basic auth credentials", "unauthorized", "authentication required", "denied")
+# ("denied" is left as the daemon says it: on Docker Hub it also means "no such repository".)
+_AUTH_WORDS = ("no basic auth credentials", "unauthorized", "authentication required")
 
 
 def mirrored(image: str) -> str:
