@@ -80,23 +80,42 @@ def _warnings_for(events: Iterable[Mapping[str, Any]], pod: str, reason: str | N
     return found
 
 
+# How registries (and the runtimes relaying them) say "who are you?" or "not you".
+_AUTH_WORDS = (
+    "unauthorized",
+    "authentication required",
+    "no basic auth credentials",
+    "denied",
+    "failed to authorize",
+    "403",
+    "401",
+)
+
+
 def image_pull(pod: Mapping[str, Any], image: str, message: str) -> Diagnosis:
     repo, tag, digest = split_image_reference(image)
     registry = repo.split("/", 1)[0] if "/" in repo and ("." in repo.split("/")[0] or ":" in repo.split("/")[0]) else ""
     lowered = message.lower()
     details = (f"pod {_pod_name(pod)}: {message}",)
-    if any(w in lowered for w in ("unauthorized", "authentication required", "denied", "403", "401")):
+    if any(w in lowered for w in _AUTH_WORDS):
         if registry.endswith(".azurecr.io"):
-            fix = (
-                f"attach the registry to the cluster: az aks update -n <cluster> -g <group> --attach-acr "
-                f"{registry.split('.')[0]} (the kubelet identity needs AcrPull)"
+            # On AKS the kubelet pulls with its managed identity: a 401 means it lacks AcrPull.
+            acr = registry.split(".")[0]
+            return Diagnosis(
+                f"the cluster cannot authenticate to the registry {registry}: it is not attached to the cluster "
+                "(the kubelet identity has no AcrPull on it)",
+                details,
+                f"attach it: az aks update -n <cluster> -g <group> --attach-acr {acr}; check with: aksmcp acr "
+                f"check-pull <cluster> -g <group> --registry {acr}",
             )
-        else:
-            fix = (
-                "give the cluster pull access: create a docker-registry Secret and add it as imagePullSecrets, "
-                "or make the repository readable"
-            )
-        return Diagnosis(f"the cluster may not pull {image}: the registry refused its credentials", details, fix)
+        return Diagnosis(
+            f"the cluster cannot authenticate to the registry {registry or 'of ' + image} to pull {image}",
+            details,
+            "give the pods pull credentials: kubectl -n <namespace> create secret docker-registry <name> "
+            f"--docker-server={registry or '<registry>'} --docker-username=... --docker-password=..., and add it "
+            "as imagePullSecrets in an overlay patch (or, for an Azure Container Registry, attach it: "
+            "az aks update --attach-acr NAME); or make the repository readable",
+        )
     if any(w in lowered for w in ("not found", "manifest unknown", "no such", "catalog has no entry")):
         return Diagnosis(
             f"image {image} does not exist in {registry or 'the registry'}",

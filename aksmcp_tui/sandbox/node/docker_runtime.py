@@ -9,6 +9,9 @@ ports are published on 127.0.0.1 (``-p 127.0.0.1:<local>:<containerPort>``) when
 bridge network, else the container shares the host network and gets the same ``PORT`` /
 ``SANDBOX_PORT_<n>`` variables as a local process. Exec probes and hooks run with ``docker exec``.
 Images are used if present in the engine, else pulled; a failed pull is ``ErrImagePull``.
+``AKSMCP_SANDBOX_REGISTRY_MIRRORS`` (``host=mirror,...``, like containerd's ``certs.d/<host>/hosts.toml``)
+pulls a registry's images from another host, so a test can stand a loopback registry in for
+``NAME.azurecr.io`` without any traffic leaving the machine.
 """
 
 from __future__ import annotations
@@ -26,6 +29,32 @@ from aksmcp_tui.sandbox.node.process import ContainerProcess
 RUNTIME_ANNOTATION = "sandbox.aksmcp.dev/runtime"
 POD_LABEL = "sandbox.aksmcp.dev/pod-uid"
 _PULL_TIMEOUT = 300.0
+MIRRORS_ENV = "AKSMCP_SANDBOX_REGISTRY_MIRRORS"
+# What the Docker daemon says when a registry wants credentials the node does not have.
+# ("denied" is left as the daemon says it: on Docker Hub it also means "no such repository".)
+_AUTH_WORDS = ("no basic auth credentials", "unauthorized", "authentication required")
+
+
+def mirrored(image: str) -> str:
+    """``image`` with its registry host replaced by its mirror from MIRRORS_ENV, if it has one."""
+    mirrors: dict[str, str] = {}
+    for pair in os.environ.get(MIRRORS_ENV, "").split(","):
+        host, sep, mirror = pair.strip().partition("=")
+        if sep and host and mirror:
+            mirrors[host] = mirror
+    host, _, rest = image.partition("/")
+    if rest and host in mirrors:
+        return f"{mirrors[host]}/{rest}"
+    return image
+
+
+def pull_error(image: str, output: str) -> str:
+    """A failed pull in a kubelet's words. containerd reports a 401 as "401 Unauthorized"; the Docker
+    daemon says "no basic auth credentials", so that status is named (the daemon's line is kept)."""
+    line = output.splitlines()[-1] if output else "docker pull failed"
+    if any(word in line.lower() for word in _AUTH_WORDS):
+        return f'failed to pull and unpack image "{image}": failed to authorize: 401 Unauthorized ({line})'
+    return f'failed to pull image "{image}": {line}'
 
 
 async def _docker(*args: str, limit: float = 30.0) -> tuple[int, str]:
@@ -75,9 +104,14 @@ class DockerEngine:
         code, out = await _docker("image", "inspect", "--format", "{{.Id}}", image)
         if code == 0:
             return out
-        code, out = await _docker("pull", "--quiet", image, limit=_PULL_TIMEOUT)
+        source = mirrored(image)
+        code, out = await _docker("pull", "--quiet", source, limit=_PULL_TIMEOUT)
         if code != 0:
-            raise LookupError(f'failed to pull image "{image}": {out.splitlines()[-1] if out else code}')
+            raise LookupError(pull_error(image, out))
+        if source != image:
+            code, out = await _docker("tag", source, image)
+            if code != 0:
+                raise LookupError(f'failed to tag the mirror\'s image as "{image}": {out}')
         code, out = await _docker("image", "inspect", "--format", "{{.Id}}", image)
         if code != 0:
             raise LookupError(f'image "{image}" not found after pull')
