@@ -149,7 +149,7 @@ async def two_replicas(sandbox_session: ThreadedSandbox, daemon_env: None) -> As
     yield
 
 
-async def test_ctrl_l_opens_the_lines_of_that_call(two_replicas: None) -> None:
+async def test_ctrl_l_opens_the_lines_of_that_call(two_replicas: None, capsys: pytest.CaptureFixture[str]) -> None:
     app = ConsoleApp(McpTarget("deploy", name="pair", namespace=NS), label="deploy/pair")
     async with app.run_test(size=(160, 50)) as pilot:
         console = app.screen
@@ -189,3 +189,10 @@ async def test_ctrl_l_opens_the_lines_of_that_call(two_replicas: None) -> None:
         texts = [json.loads(line.text) for line in second.view.lines()]
         assert all(f["correlation_id"] == other for f in texts)
         assert any(f.get("tool") == "file_operation" for f in texts)
+    # what a script does with `call -o json`: the id greps the same lines out of `aksmcp logs`
+    code = await asyncio.to_thread(main, ["logs", "deploy/pair", "-n", NS, "--grep", mine, "-o", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    grepped = [json.loads(json.loads(line)["message"]) for line in out.splitlines() if line.strip()]
+    assert grepped and all(f["correlation_id"] == mine for f in grepped)
+    assert any(f.get("tool") == "system_info" for f in grepped)
