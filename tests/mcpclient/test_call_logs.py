@@ -196,3 +196,30 @@ async def test_ctrl_l_opens_the_lines_of_that_call(two_replicas: None, capsys: p
     grepped = [json.loads(json.loads(line)["message"]) for line in out.splitlines() if line.strip()]
     assert grepped and all(f["correlation_id"] == mine for f in grepped)
     assert any(f.get("tool") == "system_info" for f in grepped)
+
+
+async def test_stdio_calls_carry_the_id_in_meta(tmp_path: Any) -> None:
+    """stdio has no headers: the id rides in `_meta`, and aksmcp-server's SDK path logs it (on stderr)."""
+    command = [sys.executable, "-m", "aksmcp_server", "--transport", "stdio", "--workspace", str(tmp_path)]
+    endpoint = await resolve_endpoint(parse_target(None, stdio=True, stdio_command=command))
+    async with McpSession(endpoint) as session:
+        await session.list_tools()
+        # a rejected path: the tool logs a warning of its own (there is no access line on stdio)
+        outcome = await session.call_tool("file_operation", {"operation": "read", "path": "../outside"})
+        assert outcome.result is not None and outcome.result.is_error and outcome.correlation_id
+        sent = [e.payload for e in session.traffic if e.method == "tools/call"]
+        assert sent[-1]["params"]["_meta"]["io.aksmcp/correlation-id"] == outcome.correlation_id
+
+        def logged() -> list[dict[str, Any]]:
+            found = []
+            for line in session.stderr_tail(100_000).splitlines():
+                try:
+                    fields = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(fields, dict) and fields.get("correlation_id") == outcome.correlation_id:
+                    found.append(fields)
+            return found
+
+        lines = await eventually(logged, "the call's stderr lines")
+        assert any(f.get("tool") == "file_operation" for f in lines), session.stderr_tail()
