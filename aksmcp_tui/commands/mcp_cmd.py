@@ -328,6 +328,7 @@ def run_call(args: argparse.Namespace) -> int:
                     outcome=state,
                     elapsed_ms=round(outcome.elapsed_ms, 2),
                     protocol=session.protocol_version,
+                    correlation_id=outcome.correlation_id,
                 )
             )
             if outcome.error is not None:
@@ -335,7 +336,9 @@ def run_call(args: argparse.Namespace) -> int:
                 return outcome.error.exit_code
             assert outcome.result is not None
             if args.output == "json":
-                print(json.dumps(result_json(outcome.result), indent=2, ensure_ascii=False))
+                # the id the server logged the call under: `aksmcp logs deploy/X --grep ID` finds its lines
+                document = {**result_json(outcome.result), "correlationId": outcome.correlation_id}
+                print(json.dumps(document, indent=2, ensure_ascii=False))
             else:
                 print(render_result(outcome.result, tool).plain_text())
             if outcome.result.is_error:

@@ -10,6 +10,7 @@ Failures become `ConsoleError`s that say what to do; a tool's `isError` is a res
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import tempfile
 import time
@@ -31,6 +32,20 @@ LEGACY = "2025-11-25"
 MAX_PAGES = 100  # a paginator that never ends must not hang the console
 CONNECT_TIMEOUT_S = 30.0
 CLIENT_NAME = "aksmcp"
+# Every tool call carries a fresh correlation id that aksmcp-server writes on each log line of the call
+# (the same names as aksmcp_tui.core.observe.correlate, not imported: that module pulls in kubernetes).
+# Over HTTP it goes in a header, not `_meta`: the server's fast path only takes the `_meta` clients
+# send on every call, and the header reaches its logger on both the fast path and the SDK path.
+CORRELATION_HEADER = "X-Aksmcp-Correlation-Id"
+CORRELATION_META_KEY = "io.aksmcp/correlation-id"
+# The id of the call being sent. The SDK runs each POST in the sending task's context, so the HTTP
+# client's request hook reads the right id even with several calls in flight.
+_call_correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar("aksmcp_correlation", default=None)
+
+
+def new_correlation_id() -> str:
+    """A fresh id, unique enough to pick one call's lines out of every replica's log."""
+    return "aksmcp-" + os.urandom(8).hex()
 
 
 class ConsoleError(Exception):
@@ -87,6 +102,7 @@ class CallOutcome:
     elapsed_ms: float = 0.0
     cancelled: bool = False
     progress: list[ProgressEvent] = field(default_factory=list)
+    correlation_id: str | None = None  # what the server logged this call's lines under
 
     @property
     def ok(self) -> bool:
@@ -181,6 +197,7 @@ class McpSession:
 
             http = create_mcp_http_client(headers=dict(self.endpoint.headers), auth=self.auth)
             http.event_hooks["response"].append(self._on_response)
+            http.event_hooks["request"].append(_stamp_correlation)
             return streamable_http_client(self.endpoint.url, http_client=http), http, httpx2
         command = self.endpoint.command
         # stderr is the server's log: kept in a file (not our terminal, where it would tear the screen) and
@@ -463,7 +480,7 @@ class McpSession:
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, on_progress: Callable[[ProgressEvent], None] | None = None
     ) -> CallOutcome:
-        outcome = CallOutcome(tool=name, arguments=arguments)
+        outcome = CallOutcome(tool=name, arguments=arguments, correlation_id=new_correlation_id())
 
         async def progress(value: float, total: float | None, message: str | None) -> None:
             event = ProgressEvent(f"tools/call {name}", value, total, message)
@@ -472,16 +489,23 @@ class McpSession:
                 on_progress(event)
             self._emit(event)
 
+        # stdio has no headers: the id rides in `_meta` (there is no fast path to keep there)
+        meta = {CORRELATION_META_KEY: outcome.correlation_id} if self.endpoint.url is None else None
+        token = _call_correlation.set(outcome.correlation_id)
         started = time.perf_counter()
         try:
             callback = progress if self.progress or on_progress is not None else None
-            outcome.result = await self._guard(self.client.call_tool(name, arguments, progress_callback=callback))
+            outcome.result = await self._guard(
+                self.client.call_tool(name, arguments, progress_callback=callback, meta=meta)
+            )
         except ConsoleError as error:
             outcome.error = error
         except anyio.get_cancelled_exc_class():
             outcome.cancelled = True
             outcome.elapsed_ms = (time.perf_counter() - started) * 1000.0
             raise
+        finally:
+            _call_correlation.reset(token)
         outcome.elapsed_ms = (time.perf_counter() - started) * 1000.0
         return outcome
 
@@ -534,6 +558,13 @@ class McpSession:
     async def _sample(self, _context: Any, params: types.CreateMessageRequestParams) -> Any:
         assert self.sampling is not None
         return await self.sampling(params)
+
+
+async def _stamp_correlation(request: Any) -> None:
+    """httpx request hook: the current call's correlation id as a header (a context lookup otherwise)."""
+    correlation = _call_correlation.get()
+    if correlation is not None:
+        request.headers[CORRELATION_HEADER] = correlation
 
 
 def _version() -> str:

@@ -120,6 +120,7 @@ class HistoryEntry:
     outcome: str  # "ok" | "isError" | "error" | "cancelled"
     elapsed_ms: float
     protocol: str | None = None
+    correlation_id: str | None = None  # the id the server's log lines of this call carry
 
     @classmethod
     def now(cls, **fields: Any) -> HistoryEntry:

@@ -175,6 +175,13 @@ def read_api_key(path: str) -> str:
     return key
 
 
+def deploy_location(target: McpTarget) -> tuple[str, str, str | None]:
+    """(context, namespace, kubeconfig) a deploy/NAME target resolves to: where its pods' logs are."""
+    if target.kind != "deploy" or not target.name:
+        raise TargetError(f"{target.display()} is not a deployment")
+    return _deploy_context(target)
+
+
 def _deploy_context(target: McpTarget) -> tuple[str, str, str | None]:
     """(context, namespace, kubeconfig) of a deploy target: -n defaults to the context's namespace."""
     from aksmcp_tui.core.kubeconfig import KubeconfigError, load_kubeconfig

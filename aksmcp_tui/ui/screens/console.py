@@ -116,6 +116,7 @@ class ConsoleScreen(Screen[None]):
         Binding("ctrl+k", "cancel_call", "Cancel call", priority=True),
         Binding("ctrl+w", "save_request", "Save", priority=True),
         Binding("ctrl+y", "copy", "Copy as…", priority=True),
+        Binding("ctrl+l", "call_logs", "Call's logs", priority=True),
         Binding("f5", "reconnect", "Reconnect"),
         Binding("slash", "focus_filter", "Filter", show=False),
         Binding("escape", "back", "Back"),
@@ -670,10 +671,12 @@ class ConsoleScreen(Screen[None]):
         bar.display = True
         outcome_name = "ok"
         elapsed = 0.0
+        correlation: str | None = None  # what the server logged the call under (ctrl+l opens its lines)
         try:
             if request.kind == "tool":
                 outcome = await session.call_tool(request.name, arguments)
                 self.last_outcome = outcome
+                correlation = outcome.correlation_id
                 elapsed = outcome.elapsed_ms
                 if outcome.error is not None:
                     outcome_name = "error"
@@ -725,11 +728,56 @@ class ConsoleScreen(Screen[None]):
                         outcome=outcome_name,
                         elapsed_ms=round(elapsed, 2),
                         protocol=session.protocol_version if self.session else None,
+                        correlation_id=correlation,
                     )
                 )
                 self._load_history_and_saved()
             except OSError as exc:
                 self._event_line(f"history not written: {exc}")
+
+    # ------------------------------------------------------------------ logs of a call
+    def _chosen_correlation(self) -> tuple[str | None, str]:
+        """The correlation id of the highlighted history entry (on the Hist tab) or else of the last call,
+        with what it is, for the messages."""
+        lists = self.query_one("#lists", TabbedContent)
+        if lists.active == "tab-history":
+            index = self.query_one("#history", OptionList).highlighted
+            history = getattr(self, "_history", [])
+            if index is not None and 0 <= index < len(history):
+                entry = history[index]
+                if entry.target != self.target.display():
+                    return None, f"that call went to {entry.target}, not to this console's target"
+                if entry.method != "tools/call" or not entry.correlation_id:
+                    return None, "that history entry has no correlation id (a tool call made before aksmcp sent one)"
+                return entry.correlation_id, f"{entry.name} at {entry.time[11:19]}"
+        outcome = self.last_outcome
+        if outcome is None or outcome.correlation_id is None:
+            return None, "call a tool first (or pick a tool call on the Hist tab)"
+        return outcome.correlation_id, f"the last call ({outcome.tool})"
+
+    def action_call_logs(self) -> None:
+        """The log lines a call caused, from every replica: the deployment's logs filtered to its id."""
+        from aksmcp_tui.core.mcpclient import TargetError
+        from aksmcp_tui.core.mcpclient.targets import deploy_location
+
+        if self.target.kind != "deploy":
+            self.notify(
+                f"no logs to open: {self.target.display()} is not a deployment (a call's log lines are read "
+                "from a deploy/NAME target's pods)",
+                severity="warning",
+            )
+            return
+        correlation, what = self._chosen_correlation()
+        if correlation is None:
+            self.notify(what, severity="warning")
+            return
+        try:
+            context, namespace, kubeconfig = deploy_location(self.target)
+        except TargetError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self._event_line(f"logs of {what}: deploy/{self.target.name} lines with correlation id {correlation}")
+        self.app.push_screen(call_logs_screen(str(self.target.name), namespace, context, kubeconfig, correlation))
 
     def action_cancel_call(self) -> None:
         self.workers.cancel_group(self, "call")
@@ -946,6 +994,27 @@ class ConsoleScreen(Screen[None]):
         return types.CreateMessageResult(
             role="assistant", content=types.TextContent(type="text", text=text), model="aksmcp-console-user"
         )
+
+
+def call_logs_screen(name: str, namespace: str, context: str, kubeconfig: str | None, correlation: str) -> Screen[Any]:
+    """The log screen of deploy/NAME (every replica), opened filtered to one call's correlation id. It reads
+    through its own kube connection: the console also runs outside the dashboard (`aksmcp console`)."""
+    from aksmcp_tui.core.fleet import McpWorkload
+    from aksmcp_tui.core.mcp_rule import Health
+    from aksmcp_tui.ui.screens.logs import TAIL_LINES, LogsScreen
+    from aksmcp_tui.ui.targets import ClusterTarget
+
+    async def events(workload: McpWorkload) -> Any:
+        from aksmcp_tui.core.kube import KubeContext
+        from aksmcp_tui.core.observe import LogOptions, follow_logs
+
+        async with await KubeContext.open(context, kubeconfig) as kube:
+            options = LogOptions(follow=True, tail=TAIL_LINES)
+            async for event in follow_logs(kube, workload.namespace, f"deploy/{workload.name}", options):
+                yield event
+
+    workload = McpWorkload(context, namespace, name, "Deployment", 0, 0, "", None, Health.UNKNOWN, "", "console")
+    return LogsScreen(workload, ClusterTarget(context, kubeconfig), source=events, request=correlation)
 
 
 def console_for_workload(target: ClusterTarget, workload: McpWorkload) -> ConsoleScreen:
