@@ -124,6 +124,21 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def run_http(settings: Settings) -> int:
     app, _server, state = build_http_app(settings)
+    return serve_http(
+        app,
+        state,
+        settings,
+        {
+            "stateful": settings.stateful,
+            "workspace": str(settings.workspace),
+            "allowed_commands": list(settings.allowed_commands),
+        },
+    )
+
+
+def serve_http(app: Any, state: ServingState, settings: Settings, announce: dict[str, Any]) -> int:
+    """Bind, run uvicorn with the SIGTERM drain until stopped, and log "listening" with `announce` (the
+    reference server and the bridge share this)."""
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
@@ -149,14 +164,7 @@ def run_http(settings: Settings) -> int:
     host_for_url = f"[{settings.host}]" if ":" in settings.host else settings.host
     logger.info(
         "listening",
-        extra={
-            "url": f"http://{host_for_url}:{port}/mcp",
-            "port": port,
-            "auth": settings.auth_mode,
-            "stateful": settings.stateful,
-            "workspace": str(settings.workspace),
-            "allowed_commands": list(settings.allowed_commands),
-        },
+        extra={"url": f"http://{host_for_url}:{port}/mcp", "port": port, "auth": settings.auth_mode, **announce},
     )
     server.run(sockets=[sock])
     logger.info("stopped")

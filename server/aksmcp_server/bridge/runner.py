@@ -6,12 +6,8 @@ listener and runs the lifespan shutdown, which closes every child's stdin (then 
 
 from __future__ import annotations
 
-import gc
-import importlib.util
 import logging
-import sys
 
-import uvicorn
 from prometheus_client import Counter, Gauge
 
 from ..auth import ApiKeyAuthenticator, Authenticator, EntraAuthenticator
@@ -19,7 +15,7 @@ from ..config import BridgeSettings, Settings
 from ..fastpath import HostGuard
 from ..http_app import ServingState
 from ..metrics import Metrics
-from ..runner import DrainingServer, _bind
+from ..runner import serve_http
 from ..security import allowed_origins, transport_security
 from .http import BridgeApp
 from .sessions import ChildPool
@@ -75,38 +71,5 @@ def build_bridge_app(settings: Settings, bridge: BridgeSettings) -> tuple[Bridge
 
 def run_bridge(settings: Settings, bridge: BridgeSettings) -> int:
     app, state = build_bridge_app(settings, bridge)
-    try:
-        sock = _bind(settings.host, settings.port)
-    except OSError as exc:
-        print(f"aksmcp-server: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
-        return 2
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
-        timeout_graceful_shutdown=max(int(settings.grace_seconds), 1),
-        server_header=False,
-        proxy_headers=False,
-    )
-    server = DrainingServer(config, state, settings.grace_seconds)
-    gc.collect()
-    gc.freeze()
-    host_for_url = f"[{settings.host}]" if ":" in settings.host else settings.host
-    logger.info(
-        "listening",
-        extra={
-            "url": f"http://{host_for_url}:{port}/mcp",
-            "port": port,
-            "auth": settings.auth_mode,
-            "mode": "bridge",
-            "command": list(bridge.command),
-            "pool_size": bridge.pool_size,
-        },
-    )
-    server.run(sockets=[sock])
-    logger.info("stopped")
-    return 0
+    announce = {"mode": "bridge", "command": list(bridge.command), "pool_size": bridge.pool_size}
+    return serve_http(app, state, settings, announce)
