@@ -326,6 +326,7 @@ BRIDGE_ENV_HELP = """environment (besides the server's own AKSMCP_* settings, se
   AKSMCP_BRIDGE_POOL_SIZE           max 2025-11-25 sessions, one child process each (default 16)
   AKSMCP_BRIDGE_IDLE_SECONDS        a session idle this long is closed with its child (default 1800)
   AKSMCP_BRIDGE_STARTUP_TIMEOUT_SECONDS   time a child gets for its handshake (default 30)
+  AKSMCP_BRIDGE_INPUT_TIMEOUT_SECONDS     time a 2026-07-28 client gets to retry with its input (default 300)
 """
 
 
@@ -335,6 +336,7 @@ class BridgeSettings:
     pool_size: int = DEFAULT_POOL_SIZE
     idle_seconds: float = DEFAULT_IDLE_SECONDS
     startup_timeout_seconds: float = 30.0
+    input_timeout_seconds: float = 300.0
 
 
 def build_bridge_parser() -> argparse.ArgumentParser:
@@ -384,6 +386,9 @@ def _bridge_settings(
         ),
         startup_timeout_seconds=_parse_number(
             "AKSMCP_BRIDGE_STARTUP_TIMEOUT_SECONDS", env.get("AKSMCP_BRIDGE_STARTUP_TIMEOUT_SECONDS"), 30.0, minimum=0.1
+        ),
+        input_timeout_seconds=_parse_number(
+            "AKSMCP_BRIDGE_INPUT_TIMEOUT_SECONDS", env.get("AKSMCP_BRIDGE_INPUT_TIMEOUT_SECONDS"), 300.0, minimum=0.1
         ),
     )
 

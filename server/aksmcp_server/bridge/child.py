@@ -327,6 +327,9 @@ class Child:
                 meta[CLIENT_INFO_KEY] = self.client_info
             if isinstance(params, dict):
                 existing = params.get("_meta")
+                if isinstance(existing, dict) and CAPABILITIES_KEY in existing:
+                    # A 2026-07-28 client's own capabilities: the child may answer it with input_required.
+                    meta[CAPABILITIES_KEY] = existing[CAPABILITIES_KEY]
                 params["_meta"] = {**existing, **meta} if isinstance(existing, dict) else meta
             else:
                 message["params"] = {"_meta": meta}

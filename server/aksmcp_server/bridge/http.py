@@ -43,6 +43,7 @@ from ..logs import ACCESS_FLUSH_SECONDS, flush_access_log, request_id_var, write
 from ..metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
 from ..security import origin_allowed
 from .child import CANCELLED_BY_CLIENT, Child, ChildError, ChildExited, dumps_line, loads, obj
+from .mrtr import LeasePool, wants_lease
 from .sessions import ChildPool, LegacySession, Listener, PoolFull
 
 logger = logging.getLogger("aksmcp_server.bridge.http")
@@ -186,6 +187,7 @@ class BridgeApp:
         self.guard = guard
         self.allowed_origins = allowed_origins
         self.max_body_bytes = max_body_bytes
+        self.leases = LeasePool(pool, pool.input_timeout, metrics)
         self._request_prefix = os.urandom(4).hex() + "-"
         self._request_counter = 0
         self.access_log = logging.getLogger("aksmcp_server.access").isEnabledFor(logging.INFO)
@@ -498,6 +500,10 @@ class BridgeApp:
             return
         if method == "subscriptions/listen":
             await self._listen(message, receive, send, server_info)
+            return
+        if not child.modern and wants_lease(message.get("params")):
+            # Sampling, elicitation, roots or a logLevel: the call gets a child of its own (bridge.mrtr).
+            await self.leases.serve(message, _Reply(send, [], _accepts_sse(headers)), receive, server_info)
             return
         reply = _Reply(send, [], _accepts_sse(headers))
         answer = await self._forward(child, message, reply, receive, None)

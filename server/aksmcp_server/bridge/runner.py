@@ -27,7 +27,7 @@ def build_bridge_app(settings: Settings, bridge: BridgeSettings) -> tuple[Bridge
     metrics = Metrics(())
     children = Gauge(
         "mcp_bridge_children",
-        "Running stdio server processes, by kind (shared, session).",
+        "Running stdio server processes, by kind (shared, session, input).",
         ["kind"],
         registry=metrics.registry,
     )
@@ -46,8 +46,9 @@ def build_bridge_app(settings: Settings, bridge: BridgeSettings) -> tuple[Bridge
         on_child_started=lambda kind: starts.labels(kind).inc(),
         on_child_exited=lambda kind: exits.labels(kind).inc(),
         on_tools_seen=metrics.learn_tools,
+        input_timeout=bridge.input_timeout_seconds,
     )
-    for kind in ("shared", "session"):
+    for kind in ("shared", "session", "input"):
         children.labels(kind).set_function(lambda kind=kind: pool.child_counts()[kind])  # type: ignore[misc]
     authenticator: Authenticator | None = None
     if settings.auth_mode == "apikey":

@@ -99,6 +99,7 @@ class ChildPool:
         on_child_started: Callable[[str], None] | None = None,
         on_child_exited: Callable[[str], None] | None = None,
         on_tools_seen: Callable[[list[str]], None] | None = None,
+        input_timeout: float = 300.0,
     ) -> None:
         self.command = list(command)
         self.pool_size = pool_size
@@ -119,6 +120,9 @@ class ChildPool:
         self._tasks: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[None]] = set()
         self.closing = False
+        # 2026-07-28 calls that need a child of their own (bridge.mrtr.LeasePool); they share --pool-size.
+        self.input_timeout = input_timeout
+        self.leases: Any = None
 
     # ------------------------------------------------------------------ start / stop --
 
@@ -138,6 +142,8 @@ class ChildPool:
         self.sessions.clear()
         if self.shared is not None:
             children.append(self.shared)
+        if self.leases is not None:
+            children.extend(self.leases.all_children())
         await asyncio.gather(*(child.close(grace) for child in children), return_exceptions=True)
 
     def ready(self) -> tuple[bool, str | None]:
@@ -280,7 +286,8 @@ class ChildPool:
     ) -> LegacySession:
         if self.closing:
             raise ChildError("the bridge is shutting down")
-        if len(self.sessions) >= self.pool_size:
+        leased = self.leases.count if self.leases is not None else 0
+        if len(self.sessions) + leased >= self.pool_size and not (self.leases is not None and self.leases.make_room()):
             raise PoolFull(self.pool_size)
         session = LegacySession(secrets.token_hex(16), capabilities, client_info, protocol_version)
         self.sessions[session.id] = session  # holds the slot while the child starts
@@ -364,7 +371,9 @@ class ChildPool:
 
     def child_counts(self) -> dict[str, int]:
         sessions = sum(1 for s in self.sessions.values() if s.child is not None and s.child.alive)
-        return {"shared": 1 if self.shared is not None and self.shared.alive else 0, "session": sessions}
+        leased = sum(1 for c in self.leases.children if c.alive) if self.leases is not None else 0
+        shared = 1 if self.shared is not None and self.shared.alive else 0
+        return {"shared": shared, "session": sessions, "input": leased}
 
 
 def _tag(message: dict[str, Any], subscription_id: Any) -> dict[str, Any]:
