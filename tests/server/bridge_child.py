@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-
 from typing import Any
 
 from mcp.server import MCPServer
@@ -91,8 +90,12 @@ class Answer(BaseModel):
 
 @server.tool()
 async def confirm(question: str, ctx: Context) -> str:
-    """Ask the user (elicitation) and return what they said."""
-    result = await ctx.elicit(question, Answer)
+    """Ask the user (elicitation) and return what they said; logs to stderr when cancelled."""
+    try:
+        result = await ctx.elicit(question, Answer)
+    except asyncio.CancelledError:
+        _stderr(f"confirm cancelled {question}")
+        raise
     if result.action == "accept" and result.data is not None:
         return f"{result.action}: {result.data.answer}"
     return result.action

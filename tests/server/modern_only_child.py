@@ -20,6 +20,32 @@ TOOL = {
 }
 
 
+ASK = {
+    "name": "ask",
+    "description": "Ask the user (2026-07-28 input_required, produced by this server itself).",
+    "inputSchema": {"type": "object", "properties": {}},
+}
+QUESTION = {
+    "method": "elicitation/create",
+    "params": {
+        "mode": "form",
+        "message": "modern asks",
+        "requestedSchema": {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]},
+    },
+}
+
+
+def ask(params: dict[str, Any], meta: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
+    """Round one: input_required (if the client can elicit); round two: what the user said."""
+    responses = params.get("inputResponses") or {}
+    if params.get("requestState") == "modern-state" and "q" in responses:
+        said = (responses["q"].get("content") or {}).get("answer")
+        return {"content": [{"type": "text", "text": f"modern heard {said}"}], "isError": False, **stamp}
+    if "elicitation" not in (meta.get("io.modelcontextprotocol/clientCapabilities") or {}):
+        return {"content": [{"type": "text", "text": "cannot ask"}], "isError": True, **stamp}
+    return {**stamp, "resultType": "input_required", "inputRequests": {"q": QUESTION}, "requestState": "modern-state"}
+
+
 def answer(request: dict[str, Any]) -> dict[str, Any]:
     method = request.get("method")
     params = request.get("params") or {}
@@ -38,7 +64,9 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
             **stamp,
         }
     if method == "tools/list":
-        return {"tools": [TOOL], "ttlMs": 0, "cacheScope": "private", **stamp}
+        return {"tools": [TOOL, ASK], "ttlMs": 0, "cacheScope": "private", **stamp}
+    if method == "tools/call" and params.get("name") == "ask":
+        return ask(params, meta, stamp)
     if method == "tools/call" and params.get("name") == "echo":
         text = str((params.get("arguments") or {}).get("text", ""))
         return {"content": [{"type": "text", "text": f"modern says {text}"}], "isError": False, **stamp}

@@ -504,7 +504,7 @@ async def test_a_server_that_speaks_only_2026_07_28_serves_both_revisions(start_
     async with Client(server.url, mode=mode) as client:  # type: ignore[arg-type]
         assert client.protocol_version == VERSION[mode]
         assert client.server_info is not None and client.server_info.name == "modern-only"
-        assert [tool.name for tool in (await client.list_tools()).tools] == ["echo"]
+        assert [tool.name for tool in (await client.list_tools()).tools] == ["echo", "ask"]
         assert text_of(await client.call_tool("echo", {"text": mode})) == f"modern says {mode}"
 
 
