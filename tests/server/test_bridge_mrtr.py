@@ -10,6 +10,7 @@ wire shapes themselves are the point (requestState binding, single use, expiry).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,17 @@ from mcp_types import (
     ResourceUpdatedNotification,
     TextContent,
 )
-from test_bridge import CHILD_COMMAND, WAIT_S, StartBridge, _start_bridge, metric, post, text_of, wait_log
+from test_bridge import (
+    CHILD_COMMAND,
+    WAIT_S,
+    StartBridge,
+    _start_bridge,
+    initialize_message,
+    metric,
+    post,
+    text_of,
+    wait_log,
+)
 from test_bridge import start_bridge as start_bridge  # the fixture
 from tools import require_tool
 
@@ -360,3 +371,26 @@ async def test_listen_resource_subscriptions_reach_only_their_listener(mrtr_brid
             event_x = await on_x.__anext__()  # had "y" reached this listener, it would come first
     assert getattr(event_y, "uri", None) == "note://y"
     assert getattr(event_x, "uri", None) == "note://x"
+
+
+async def test_leased_children_share_the_pool_cap_with_sessions(start_bridge: StartBridge) -> None:
+    """--pool-size bounds sessions and leased children together: an idle leased child gives its slot to
+    a new session, and a call that needs a child of its own at the cap gets a clear 503."""
+    server = start_bridge(args=["--pool-size", "1"])
+    can_elicit = {"elicitation": {}}
+    status, body = modern_post(server, 1, "tools/call", {"name": "whoami", "arguments": {}}, can_elicit)
+    assert status == 200 and body["result"]["resultType"] == "complete"
+    assert metric(server, "mcp_bridge_children", 'kind="input"') == 1  # warm, idle, kept for the next call
+    status, headers, session = post(server, initialize_message())
+    assert status == 200 and headers.get("mcp-session-id"), session
+    # The idle leased child was retired to make room (its close runs in the background).
+    deadline = time.monotonic() + WAIT_S
+    while metric(server, "mcp_bridge_children", 'kind="input"') != 0:
+        assert time.monotonic() < deadline, "the idle leased child kept its slot"
+        await anyio.sleep(0.05)
+    status, body = modern_post(server, 2, "tools/call", {"name": "whoami", "arguments": {}}, can_elicit)
+    assert status == 503 and body["id"] == 2 and body["error"]["code"] == -32000
+    assert "--pool-size 1" in body["error"]["message"] and body["error"]["data"] == {"poolSize": 1}
+    # A call that needs nothing of the client still runs on the shared child.
+    status, body = modern_post(server, 3, "tools/call", {"name": "echo", "arguments": {"text": "shared"}})
+    assert status == 200 and body["result"]["content"][0]["text"] == "shared"
