@@ -62,7 +62,53 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
     await send({"type": "http.response.body", "body": body})
 
 
-class AksmcpApp:
+class RequestBasics:
+    """What every /mcp front end here does the same way (the reference server's app and the bridge's):
+    request ids, the capped body read, the 401 with its challenge. Needs `max_body_bytes`,
+    `authenticator`, `_request_prefix` and `_request_counter` on the instance."""
+
+    max_body_bytes: int
+    authenticator: Authenticator | None
+    _request_prefix: str
+    _request_counter: int
+
+    def _next_request_id(self) -> str:
+        # Unique per process (random prefix) and cheap (no getrandom syscall per request); not a secret.
+        self._request_counter += 1
+        return f"{self._request_prefix}{self._request_counter:x}"
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole request body, or None once it exceeds the cap (the SDK's limit, applied early)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _unauthorized(self, send: Send, failure: AuthFailure, headers: dict[bytes, bytes]) -> None:
+        assert self.authenticator is not None
+        body = json.dumps({"error": failure.error, "error_description": failure.description}).encode()
+        await _respond(
+            send,
+            401,
+            body,
+            [
+                *_JSON,
+                (b"www-authenticate", challenge(self.authenticator, failure, headers).encode("latin-1", "replace")),
+            ],
+        )
+
+
+class AksmcpApp(RequestBasics):
     def __init__(
         self,
         session_manager: StreamableHTTPSessionManager,
@@ -223,41 +269,6 @@ class AksmcpApp:
                 )
             call_fields_var.reset(call_token)
             request_id_var.reset(rid_token)
-
-    def _next_request_id(self) -> str:
-        # Unique per process (random prefix) and cheap (no getrandom syscall per request); not a secret.
-        self._request_counter += 1
-        return f"{self._request_prefix}{self._request_counter:x}"
-
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        """The whole request body, or None once it exceeds the cap (the SDK's limit, applied early)."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
-
-    async def _unauthorized(self, send: Send, failure: AuthFailure, headers: dict[bytes, bytes]) -> None:
-        assert self.authenticator is not None
-        body = json.dumps({"error": failure.error, "error_description": failure.description}).encode()
-        await _respond(
-            send,
-            401,
-            body,
-            [
-                *_JSON,
-                (b"www-authenticate", challenge(self.authenticator, failure, headers).encode("latin-1", "replace")),
-            ],
-        )
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -36,9 +36,9 @@ from mcp.shared.inbound import (
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from starlette.types import Message, Receive, Scope, Send
 
-from ..auth import Authenticator, AuthFailure, challenge
+from ..auth import Authenticator, AuthFailure
 from ..fastpath import HostGuard
-from ..http_app import PRM_PREFIX, ServingState
+from ..http_app import PRM_PREFIX, RequestBasics, ServingState
 from ..logs import ACCESS_FLUSH_SECONDS, flush_access_log, request_id_var, write_access_line
 from ..metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
 from ..security import origin_allowed
@@ -169,7 +169,7 @@ async def _wait_disconnect(receive: Receive) -> None:
         pass
 
 
-class BridgeApp:
+class BridgeApp(RequestBasics):
     def __init__(
         self,
         pool: ChildPool,
@@ -725,41 +725,6 @@ class BridgeApp:
             await _respond(send, 200, b"")
         else:
             await _respond_json(send, 404, _error(None, INVALID_REQUEST, "Session not found"))
-
-    # ------------------------------------------------------------------ helpers --
-
-    def _next_request_id(self) -> str:
-        self._request_counter += 1
-        return f"{self._request_prefix}{self._request_counter:x}"
-
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
-
-    async def _unauthorized(self, send: Send, failure: AuthFailure, headers: dict[bytes, bytes]) -> None:
-        assert self.authenticator is not None
-        body = json.dumps({"error": failure.error, "error_description": failure.description}).encode()
-        await _respond(
-            send,
-            401,
-            body,
-            [
-                *_JSON,
-                (b"www-authenticate", challenge(self.authenticator, failure, headers).encode("latin-1", "replace")),
-            ],
-        )
 
 
 async def _flush_logs_periodically() -> None:
