@@ -27,7 +27,13 @@ import pytest
 from conftest import API_KEY, RunningServer, server_env
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CreateMessageResult, LoggingMessageNotificationParams, TextContent, ToolListChangedNotification
+from mcp_types import (
+    CreateMessageResult,
+    ElicitResult,
+    LoggingMessageNotificationParams,
+    TextContent,
+    ToolListChangedNotification,
+)
 from tools import require_tool
 
 CHILD = Path(__file__).with_name("bridge_child.py")
@@ -444,6 +450,15 @@ async def test_api_key_host_and_origin_checks(start_bridge: StartBridge, tmp_pat
         for mode in MODES:
             async with Client(streamable_http_client(server.url, http_client=http), mode=mode) as client:  # type: ignore[arg-type]
                 assert text_of(await client.call_tool("echo", {"text": mode})) == mode
+
+        async def elicit(context: Any, params: Any) -> ElicitResult:
+            return ElicitResult(action="accept", content={"answer": "authorized"})
+
+        # MRTR under auth: the requestState is bound to the authenticated principal, and the retry matches.
+        async with Client(
+            streamable_http_client(server.url, http_client=http), mode="2026-07-28", elicitation_callback=elicit
+        ) as client:
+            assert text_of(await client.call_tool("confirm", {"question": "key?"})) == "accept: authorized"
     # The child never sees the bridge's own settings (the key file path included).
     async with (
         httpx2.AsyncClient(headers=auth) as http,

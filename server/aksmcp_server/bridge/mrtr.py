@@ -172,9 +172,6 @@ class LeasePool:
     def count(self) -> int:
         return len(self.children) + self.starting
 
-    def idle_count(self) -> int:
-        return sum(len(children) for children in self.idle.values())
-
     def make_room(self) -> bool:
         """Close one idle leased child so a session or another lease can have its slot."""
         for key, children in self.idle.items():
@@ -216,7 +213,7 @@ class LeasePool:
         if self._reaper is None:
             self._reaper = asyncio.create_task(self._reap_idle(), name="bridge-input-reaper")
         if "logging" in (child.init_result.get("capabilities") or {}):
-            self.pool._background(self._log_everything(child))
+            await self._log_everything(child)  # before the first call, so none of its lines is filtered out
         return child, key
 
     async def _log_everything(self, child: Child) -> None:
