@@ -84,6 +84,13 @@ async def touch_tools(ctx: Context) -> str:
     return "announced"
 
 
+@server.tool()
+async def roots(ctx: Context) -> str:
+    """The client's roots (roots/list), comma-separated."""
+    result = await ctx.session.list_roots()
+    return ",".join(str(root.uri) for root in result.roots)
+
+
 class Answer(BaseModel):
     answer: str
 

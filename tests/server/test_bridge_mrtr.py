@@ -22,8 +22,10 @@ from mcp import Client, MCPError
 from mcp_types import (
     CreateMessageResult,
     ElicitResult,
+    ListRootsResult,
     LoggingMessageNotificationParams,
     ResourceUpdatedNotification,
+    Root,
     TextContent,
 )
 from test_bridge import (
@@ -116,6 +118,22 @@ async def test_modern_client_gets_elicitation_sampling_and_its_log_lines(mrtr_br
     assert prompts == ["rhyme?"]
     assert logs == [("warning", "got alice")]  # the debug line is below the requested level
     assert metric(mrtr_bridge, "mcp_tool_calls_total", 'outcome="ok",tool="interview"') == 1
+
+
+async def test_modern_client_answers_roots_list(mrtr_bridge: RunningServer) -> None:
+    asked: list[int] = []
+
+    async def list_roots(context: Any) -> ListRootsResult:
+        asked.append(1)
+        return ListRootsResult(roots=[Root(uri="file:///work/repo", name="repo")])
+
+    async with Client(mrtr_bridge.url, mode=MODERN, list_roots_callback=list_roots) as client:
+        assert text_of(await client.call_tool("roots", {})) == "file:///work/repo"
+    assert asked == [1]
+    async with Client(mrtr_bridge.url, mode=MODERN) as plain:  # declares no roots: the shared child refuses
+        with pytest.raises(MCPError) as refused:
+            await plain.call_tool("roots", {})
+        assert "roots/list is not available" in refused.value.error.message
 
 
 async def test_two_modern_clients_eliciting_at_once_see_only_their_own_questions(mrtr_bridge: RunningServer) -> None:
