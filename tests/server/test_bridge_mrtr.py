@@ -253,6 +253,26 @@ async def test_a_client_that_never_retries_loses_its_lease_and_the_child_is_reus
     assert metric(mrtr_bridge, "mcp_bridge_child_starts_total", 'kind="input"') == starts
 
 
+async def test_closing_a_rounds_stream_cancels_the_leased_call(mrtr_bridge: RunningServer) -> None:
+    """2026-07-28: closing the response stream is the cancellation, on a leased child too; the child
+    goes back to the pool and serves the next call."""
+
+    async def elicit(context: Any, params: Any) -> ElicitResult:
+        return ElicitResult(action="decline")
+
+    async with Client(mrtr_bridge.url, mode=MODERN, elicitation_callback=elicit) as client:
+        pid = text_of(await client.call_tool("whoami", {}))
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(client.call_tool, "slow", {"seconds": 60, "tag": "leased"})
+                started = await wait_log(mrtr_bridge, "slow started leased")
+                scope.cancel()
+        assert started["session"].startswith("input-")  # it ran on a leased child
+        await wait_log(mrtr_bridge, "slow cancelled leased")
+        assert text_of(await client.call_tool("whoami", {})) == pid
+        assert text_of(await client.call_tool("confirm", {"question": "after?"})) == "decline"
+
+
 async def test_a_request_the_client_did_not_declare_fails_the_call_not_the_bridge(mrtr_bridge: RunningServer) -> None:
     """A client that can sample but not elicit: the child (initialized without elicitation, but the SDK
     asks anyway) gets a JSON-RPC error from the bridge, and the client sees the call fail saying why."""
