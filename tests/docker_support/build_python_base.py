@@ -138,7 +138,7 @@ def import_rootfs(rootfs: Path, tag: str) -> None:
 def build_node_image(tag: str, base: str) -> None:
     """`tag` = `base` + Debian's nodejs and npm, built by the engine from NODE_DOCKERFILE."""
     command = ["docker", "build", "--network", "host", "--rm", "--force-rm", "-t", tag, "-"]
-    print("+", " ".join(command), "<<", NODE_DOCKERFILE.format(base=base).splitlines()[1:], flush=True)
+    print("+", " ".join(command), "<<EOF", NODE_DOCKERFILE.format(base=base), "EOF", sep="\n", flush=True)
     # The classic builder: its --network host is the one every engine version honours the same way.
     environment = {**os.environ, "DOCKER_BUILDKIT": "0"}
     result = subprocess.run(
