@@ -328,21 +328,32 @@ async def _wait_ready(http: Any, base_url: str, container: Any) -> None:
 
 @pytest.mark.docker
 @pytest.mark.timeout(1800)
-def test_npm_folder_for_another_version_fails_the_offline_build_clearly(
-    docker_client: Any, node_base_image: str, npm_context: Path
+@pytest.mark.parametrize("case", ["another-version", "no-lockfile"])
+def test_an_npm_folder_that_cannot_serve_the_package_fails_the_offline_build_clearly(
+    docker_client: Any, node_base_image: str, npm_context: Path, tmp_path: Path, case: str
 ) -> None:
-    # npm/ pins server-memory 2026.8.31; asking for another version must stop the build, not fetch.
-    other = MEMORY_PACKAGE.rsplit("@", 1)[0] + "@2026.7.4"
+    # npm/ pins server-memory 2026.8.31: asking for another version, or a bare cache without the
+    # lockfile, must stop the build with a reason, never fall through to a download.
+    package, context = MEMORY_PACKAGE, npm_context
+    if case == "another-version":
+        package = MEMORY_PACKAGE.rsplit("@", 1)[0] + "@2026.7.4"
+        expected = (
+            f"npm/package-lock.json has {MEMORY_PACKAGE.replace('@2026', ' 2026')}, MCP_PACKAGE asks for {package}"
+        )
+    else:
+        context = tmp_path / "server"
+        shutil.copytree(npm_context, context, ignore=shutil.ignore_patterns("node_modules", "package-lock.json"))
+        expected = "npm/ has a cache but no package-lock.json"
     tag, leftovers = f"aksmcp-bridge-npm-test:{uuid.uuid4().hex[:12]}", list[str]()
     try:
         log, error = _build_log(
             docker_client,
-            npm_context,
+            context,
             tag,
             leftovers,
-            buildargs={"MCP_PACKAGE": f"npm:{other}", "MCP_COMMAND": MEMORY_COMMAND, "PYTHON_IMAGE": node_base_image},
+            buildargs={"MCP_PACKAGE": f"npm:{package}", "MCP_COMMAND": MEMORY_COMMAND, "PYTHON_IMAGE": node_base_image},
         )
     finally:
         _remove_images(docker_client, tag, leftovers)
     assert error, "the build should have failed"
-    assert f"npm/package-lock.json has {MEMORY_PACKAGE.replace('@2026', ' 2026')}, MCP_PACKAGE asks for {other}" in log
+    assert expected in log, log[-3000:]
