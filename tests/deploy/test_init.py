@@ -129,6 +129,11 @@ def test_bridge_template_from_a_command(tmp_path: Path) -> None:
     }
     readme = (tmp_path / "m" / "README.md").read_text()
     assert "needs node and npm in the image" in readme and "PYTHON_IMAGE" in readme
+    assert "apt-get install -y --no-install-recommends nodejs npm" in readme
+    assert (
+        "npm install --prefix npm --cache npm --no-omit-lockfile-registry-resolved --ignore-scripts "
+        "@modelcontextprotocol/server-memory@2026.8.31" in readme
+    )
 
 
 def test_list_and_bad_input_exit_non_zero_and_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,12 @@ Docker engine, and tagged with the exact name the Dockerfile's `ARG PYTHON_IMAGE
 The Dockerfile is never edited for the test: it uses `python3` from PATH, which this image and the
 real python:*-slim images both provide.
 
-    python tests/docker_support/build_python_base.py [--tag TAG] [--mirror URL] [--force]
+    python tests/docker_support/build_python_base.py [--with-node] [--tag TAG] [--mirror URL] [--force]
+
+--with-node makes the base an npm bridge image needs (MCP_PACKAGE=npm:..., python:*-slim has no node)
+exactly as server/README.md tells a user to: `FROM <the pinned base>` plus Debian's nodejs and npm
+installed with apt-get (node 18, npm 9), built on the host network (the engine's builds have none
+otherwise), tagged NODE_BASE_TAG: a name no registry serves, so it is never taken for a real image.
 
 Exits 0 when the tag exists afterwards (already there: nothing is rebuilt), 2 when it cannot be
 built here (no debootstrap, not root, no engine), 1 when a step failed. Standard library only.
@@ -30,6 +35,15 @@ DOCKERFILE = REPO_ROOT / "server" / "Dockerfile"
 SUITE = "bookworm"
 FALLBACK_MIRROR = "http://deb.debian.org/debian"
 PACKAGES = "python3,python3-venv,python3-pip,ca-certificates"
+NODE_BASE_TAG = "aksmcp-test/python3-node:bookworm"
+# server/README.md's "Bridge images" recipe for a base with node, on top of the pinned base.
+NODE_DOCKERFILE = """\
+FROM {base}
+RUN apt-get update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm \\
+ && rm -rf /var/lib/apt/lists/*
+"""
+NODE_BUILD_TIMEOUT_S = 1200
 DEBOOTSTRAP_TIMEOUT_S = 900
 IMPORT_TIMEOUT_S = 300
 LOCK_PATH = Path(tempfile.gettempdir()) / "aksmcp-python-base-image.lock"
@@ -121,8 +135,29 @@ def import_rootfs(rootfs: Path, tag: str) -> None:
         raise RuntimeError(f"docker import failed (tar exit {tar_status}): {result.stderr.strip()}")
 
 
-def ensure_base_image(tag: str, mirror: str | None = None, force: bool = False) -> bool:
-    """Make sure `tag` exists in the local engine. Returns True if it was built now."""
+def build_node_image(tag: str, base: str) -> None:
+    """`tag` = `base` + Debian's nodejs and npm, built by the engine from NODE_DOCKERFILE."""
+    command = ["docker", "build", "--network", "host", "--rm", "--force-rm", "-t", tag, "-"]
+    print("+", " ".join(command), "<<EOF", NODE_DOCKERFILE.format(base=base), "EOF", sep="\n", flush=True)
+    # The classic builder: its --network host is the one every engine version honours the same way.
+    environment = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    result = subprocess.run(
+        command,
+        input=NODE_DOCKERFILE.format(base=base),
+        capture_output=True,
+        text=True,
+        timeout=NODE_BUILD_TIMEOUT_S,
+        env=environment,
+    )
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+        raise RuntimeError(f"docker build of {tag} failed (exit {result.returncode}):\n{tail}")
+
+
+def ensure_base_image(tag: str, mirror: str | None = None, force: bool = False, with_node: bool = False) -> bool:
+    """Make sure `tag` exists in the local engine. Returns True if it was built now.
+
+    with_node: `tag` is the pinned base (built first if missing) plus nodejs and npm."""
     check_prerequisites()
     LOCK_PATH.touch(exist_ok=True)
     with LOCK_PATH.open() as lock:
@@ -131,24 +166,38 @@ def ensure_base_image(tag: str, mirror: str | None = None, force: bool = False) 
         if image_exists(tag) and not force:
             print(f"{tag}: already present, nothing to do", flush=True)
             return False
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="aksmcp-rootfs-", dir="/var/tmp") as workdir:
-            rootfs = Path(workdir) / "rootfs"
-            build_rootfs(rootfs, mirror or debian_mirror())
-            import_rootfs(rootfs, tag)
-        print(f"{tag}: built from Debian {SUITE} in {time.monotonic() - started:.0f} s", flush=True)
+        if with_node:
+            base = pinned_base_image()
+            if not image_exists(base):
+                _build_debian_base(base, mirror)
+            started = time.monotonic()
+            build_node_image(tag, base)
+            print(f"{tag}: {base} + nodejs and npm in {time.monotonic() - started:.0f} s", flush=True)
+            return True
+        _build_debian_base(tag, mirror)
         return True
+
+
+def _build_debian_base(tag: str, mirror: str | None) -> None:
+    """Called with the lock held."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="aksmcp-rootfs-", dir="/var/tmp") as workdir:
+        rootfs = Path(workdir) / "rootfs"
+        build_rootfs(rootfs, mirror or debian_mirror())
+        import_rootfs(rootfs, tag)
+    print(f"{tag}: built from Debian {SUITE} in {time.monotonic() - started:.0f} s", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--with-node", action="store_true", help=f"add nodejs and npm (default tag {NODE_BASE_TAG})")
     parser.add_argument("--tag", help="image name to create (default: the Dockerfile's ARG PYTHON_IMAGE)")
     parser.add_argument("--mirror", help="Debian mirror URL (default: the one in apt's sources)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the tag exists")
     args = parser.parse_args(argv)
-    tag = args.tag or pinned_base_image()
+    tag = args.tag or (NODE_BASE_TAG if args.with_node else pinned_base_image())
     try:
-        ensure_base_image(tag, args.mirror, args.force)
+        ensure_base_image(tag, args.mirror, args.force, args.with_node)
     except CannotBuildHere as reason:
         print(f"cannot build {tag} here: {reason}", file=sys.stderr)
         return 2

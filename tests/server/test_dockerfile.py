@@ -145,10 +145,18 @@ STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})\s*$", re.MULTILINE)
 
 
 def _build(docker_client: Any, context: Path, tag: str, leftovers: list[str], **options: Any) -> None:
-    """Build `context` as `tag`; fail with the end of the build log if any step fails.
+    """Build `context` as `tag`; fail with the end of the build log if any step fails."""
+    log, error = _build_log(docker_client, context, tag, leftovers, **options)
+    if error:
+        pytest.fail(f"docker build failed: {error}\n{log[-6000:]}")
 
-    The builder stage's last image is untagged once the build is done: its id goes to `leftovers`
-    so the caller removes exactly that (a blanket prune could hit a concurrent build)."""
+
+def _build_log(docker_client: Any, context: Path, tag: str, leftovers: list[str], **options: Any) -> tuple[str, str]:
+    """Build `context` as `tag`; return (the build log, the error or "").
+
+    Each stage but the last ends in an image that is untagged once the build is done (and a failed
+    build leaves the images of its finished steps): their ids go to `leftovers` so the caller removes
+    exactly those (a blanket prune could hit a concurrent build)."""
     log: list[str] = []
     stages, stage_first_image, last_image = 0, "", ""
     # pull=False: the base must come from the local engine.
@@ -158,7 +166,7 @@ def _build(docker_client: Any, context: Path, tag: str, leftovers: list[str], **
         text = chunk.get("stream", "")
         log.append(text)
         if STEP_FROM.search(text):
-            if stages == 1 and last_image != stage_first_image:
+            if stages >= 1 and last_image != stage_first_image and last_image not in leftovers:
                 leftovers.append(last_image)
             stages, stage_first_image = stages + 1, ""
         for image_id in STEP_IMAGE.findall(text):
@@ -167,8 +175,8 @@ def _build(docker_client: Any, context: Path, tag: str, leftovers: list[str], **
         if "error" in chunk:
             if last_image and last_image != stage_first_image and last_image not in leftovers:
                 leftovers.append(last_image)
-            tail = "".join(log)[-6000:]
-            pytest.fail(f"docker build failed: {chunk['error']}\n{tail}")
+            return "".join(log), str(chunk["error"])
+    return "".join(log), ""
 
 
 def _remove_images(docker_client: Any, tag: str, leftovers: list[str]) -> None:

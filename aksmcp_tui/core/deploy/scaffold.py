@@ -257,10 +257,22 @@ def _readme(project: Project, entry: CatalogEntry | None, command: str | None) -
             "(`build_args`) and installed at build time, so pods never download code.",
         ]
         if project.build_args.get("MCP_PACKAGE", "").startswith("npm:"):
+            spec = project.build_args["MCP_PACKAGE"].removeprefix("npm:")
             lines += [
                 "",
-                "An npm package needs node and npm in the image: python:*-slim has neither, so add",
-                "`PYTHON_IMAGE: <an image with python3, node and npm>` under `build_args` in `aksmcp.yaml`.",
+                "An npm package needs node and npm in the image: python:*-slim has neither. Build a base",
+                "`FROM` the Dockerfile's default `PYTHON_IMAGE` with",
+                "`RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm`, push it,",
+                "and add `PYTHON_IMAGE: <that image>` under `build_args` in `aksmcp.yaml`.",
+                "",
+                "Where the build cannot reach the npm registry, fill `npm/` here first (the whole tree, pinned);",
+                "the build then installs from it with `npm ci --offline`:",
+                "",
+                "    npm install --prefix npm --cache npm --no-omit-lockfile-registry-resolved --ignore-scripts "
+                + spec,
+                "",
+                "`MCP_COMMAND` runs the package with `npm exec --offline` (the image never downloads); its bin",
+                "name instead (`npm view <package> bin`) starts it without npm.",
             ]
         if entry and entry.homepage:
             lines.append(f"Upstream: {entry.homepage}.")
