@@ -12,7 +12,7 @@ from typing import Any
 import mcp_types as types
 import pytest
 
-from aksmcp_tui.core.mcpclient import McpSession, parse_target, resolve_endpoint
+from aksmcp_tui.core.mcpclient import ConsoleError, McpSession, parse_target, resolve_endpoint
 from aksmcp_tui.core.mcpclient.capture import TrafficEntry
 from aksmcp_tui.core.mcpclient.session import INPUT_ROUNDS_MAX
 from tests.mcpclient.conftest import Served
@@ -169,3 +169,16 @@ async def test_no_handlers_no_capabilities_in_2025_initialize(zoo: Served) -> No
     async with await _session(zoo.url, "2025-11-25", Answers()) as session:
         init = next(e for e in session.traffic if e.method == "initialize")
     assert {"elicitation", "sampling"} <= set(init.payload["params"]["capabilities"])
+
+
+async def test_pinning_2026_asks_server_discover(zoo: Served, noncompliant: Served) -> None:
+    """A pin must not leave the session with the SDK's empty stand-in for the server's capabilities."""
+    async with await _session(zoo.url, "2026-07-28", None) as session:
+        assert session.traffic.methods("out")[0] == "server/discover"
+        assert session.server_info is not None and session.server_info.name == "zoo"
+        assert session.capabilities.tools is not None and session.instructions
+    with pytest.raises(ConsoleError) as refused:
+        async with await _session(noncompliant.url, "2026-07-28", None):
+            pass
+    assert "does not speak 2026-07-28: server/discover answered" in refused.value.message
+    assert "--protocol auto" in refused.value.message

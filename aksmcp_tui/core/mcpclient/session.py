@@ -276,7 +276,7 @@ class McpSession:
                 # would list nothing: ask `server/discover` for the server's real capabilities and info. A
                 # server that does not speak 2026-07-28 fails here, which is what pinning it means.
                 session = self._client.session
-                session.adopt(types.DiscoverResult.model_validate(await session.send_discover(MODERN)))
+                session.adopt(types.DiscoverResult.model_validate(await self._pinned_discover(session)))
             if self.protocol_version >= MODERN and self._listens_for():
                 # 2026-07-28 delivers list changes only on a subscriptions/listen stream (no GET stream)
                 group = await stack.enter_async_context(anyio.create_task_group())
@@ -293,6 +293,18 @@ class McpSession:
             raise error from None
         self._stack = stack
         return self
+
+    async def _pinned_discover(self, session: Any) -> Any:
+        from mcp import MCPError
+
+        try:
+            return await session.send_discover(MODERN)
+        except MCPError as exc:
+            raise ConsoleError(
+                f"{self.endpoint.target.display()} does not speak {MODERN}: server/discover answered "
+                f"{exc.error.message!r} (JSON-RPC {exc.error.code}); use --protocol auto or {LEGACY}",
+                code=exc.error.code,
+            ) from None
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         stack, self._stack = self._stack, None
@@ -312,6 +324,8 @@ class McpSession:
         from mcp import MCPError
 
         cause = _unwrap(exc)
+        if isinstance(cause, ConsoleError):  # already says what to do
+            return cause
         where = self.endpoint.target.display()
         trace = self.http_trace
         if trace.status in (401, 403):
