@@ -51,13 +51,17 @@ async def test_elicitation_answered_from_the_screen_and_the_retry_in_the_traffic
         assert {"elicitation", "sampling"} <= set(first.payload["params"]["_meta"][CAPS])
         # the traffic pane: the call, the input_required answer, the retry with a new id, the final result
         table = screen.query_one("#traffic", DataTable)
-        await wait_for(pilot, lambda: table.row_count >= 4, "traffic rows")
-        rows = [table.get_row_at(i) for i in range(table.row_count)]
-        names = [(r[1], r[2], r[3]) for r in rows]
+
+        def shown() -> list[tuple[str, str, str]]:
+            return [(r[1], r[2], r[3]) for r in (table.get_row_at(i) for i in range(table.row_count))]
+
+        final = ("←", "response", str(retry.id))
+        await wait_for(pilot, lambda: final in shown(), "the final answer's row")
+        names = shown()
         sent = names.index(("→", "tools/call", str(first.id)))
         asked = names.index(("←", "input_required", str(first.id)))
         retried = names.index(("→", "tools/call (retry)", str(retry.id)))
-        done = names.index(("←", "response", str(retry.id)))
+        done = names.index(final)
         assert sent < asked < retried < done and first.id != retry.id
         screen.query_one("#panes").active = "tab-traffic"  # type: ignore[attr-defined]
         await pilot.pause()
@@ -119,10 +123,12 @@ async def test_a_server_that_keeps_asking_ends_in_a_clear_error(zoo: Served) -> 
         for round_ in range(1, INPUT_ROUNDS_MAX + 1):
             await wait_for(pilot, lambda: isinstance(app.screen, ElicitationDialog), f"dialog {round_}")
             dialog = app.screen
+            await pilot.pause()  # laid out before it is clicked
             assert f"Still sure? (round {round_})" in str(dialog.query_one("#elicit-message", Static).render())
             dialog.query_one("#el-f-sure", Checkbox).value = True
             await pilot.click("#accept")
-            await wait_for(pilot, lambda d=dialog: app.screen is not d, "the dialog to close")  # type: ignore[misc]
+            problem = [str(w.render()) for w in dialog.query("#elicit-error")]  # empty once dismissed
+            await wait_for(pilot, lambda d=dialog: app.screen is not d, f"dialog {round_} to close ({problem!r})")  # type: ignore[misc]
         await wait_for(pilot, lambda: screen.calls_done == 1, "the abandoned call")
         assert f"still wanted input after {INPUT_ROUNDS_MAX} rounds" in screen.result_text
         assert screen.query_one("#result").has_class("-error")
