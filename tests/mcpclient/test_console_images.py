@@ -96,3 +96,31 @@ def test_call_json_output_is_unchanged(zoo: Served, capsys: pytest.CaptureFixtur
     assert main(["call", zoo.url, "photo"]) == 0
     plain = capsys.readouterr().out
     assert "a png" in plain and "[image image/png," in plain
+
+
+async def test_half_blocks_draw_the_pixels(zoo: Served) -> None:
+    """On a terminal without Sixel or Kitty graphics the preview is coloured half-blocks: the cells carry the
+    image's colours (the three bands of the zoo's PNG), left to right."""
+    from textual.app import App, ComposeResult
+    from textual_image.widget import HalfcellImage
+
+    from tests.mcpclient.zoo_server import _stripes_png
+
+    decoded = decode_image(_stripes_png(), "image/png")
+    assert isinstance(decoded, DecodedImage)
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ImagePreview(decoded, HalfcellImage)
+
+    app = One()
+    async with app.run_test(size=(80, 20)) as pilot:
+        await pilot.pause()
+        picture = app.query_one("#image-picture")
+        assert (picture.size.width, picture.size.height) == (decoded.cols, decoded.rows) == (48, 12)
+        row = picture.render_lines(picture.region.reset_offset)[6]
+        colours = [s.style.bgcolor or s.style.color for s in row if s.style is not None and s.text.strip(" ") != ""]
+        triplets = [c.get_truecolor() for c in colours if c is not None]
+        assert triplets, "no coloured cells"
+        assert tuple(triplets[0]) == (255, 0, 0) and tuple(triplets[-1]) == (0, 0, 255)
+        assert (0, 160, 0) in [tuple(t) for t in triplets]
