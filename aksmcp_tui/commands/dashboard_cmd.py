@@ -69,6 +69,9 @@ def run_dashboard(args: argparse.Namespace) -> int:
         print(f"aksmcp: {refused}", file=sys.stderr)
         return 1
     from aksmcp_tui.ui.app import make_app
+    from aksmcp_tui.ui.screens.console_image import prepare
+
+    prepare()  # image previews in the console (`c`): the terminal can be asked only before the app starts
 
     app = make_app(
         kubeconfig=kubeconfig,

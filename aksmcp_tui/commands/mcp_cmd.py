@@ -460,6 +460,8 @@ def run_console(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_BAD_INPUT
     from aksmcp_tui.ui.console_app import ConsoleApp
+    from aksmcp_tui.ui.screens.console_image import prepare
 
+    prepare()  # textual-image asks the terminal about graphics: only possible before the app owns it
     ConsoleApp(target, protocol=args.protocol).run()
     return EXIT_OK

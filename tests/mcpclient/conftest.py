@@ -125,6 +125,17 @@ def zoo() -> Iterator[Served]:
     served.stop()
 
 
+ZOO_AUDIENCE = "api://aksmcp-zoo"  # the scope clients ask for is ZOO_AUDIENCE + "/.default"
+
+
+@pytest.fixture(scope="session")
+def entra_zoo() -> Iterator[Served]:
+    """The zoo behind a bearer check that serves only tokens issued for ZOO_AUDIENCE."""
+    served = start([sys.executable, str(HERE / "zoo_server.py"), "--require-audience", ZOO_AUDIENCE], _port_line)
+    yield served
+    served.stop()
+
+
 @pytest.fixture(scope="session")
 def noncompliant() -> Iterator[Served]:
     served = start([sys.executable, str(HERE / "noncompliant_server.py")], _port_line)

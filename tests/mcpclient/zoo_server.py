@@ -10,17 +10,23 @@ import argparse
 import base64
 import contextlib
 import sys
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 import uvicorn
 from mcp.server import MCPServer
+from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resolve import Elicit, Resolve, Sample
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import (
     AudioContent,
+    CreateMessageResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
     EmbeddedResource,
     ImageContent,
+    InputRequiredResult,
     ResourceLink,
     SamplingMessage,
     TextContent,
@@ -93,6 +99,34 @@ def picture(fail: bool = False) -> list[TextContent | ImageContent]:
     return [TextContent(type="text", text="a dot"), ImageContent(type="image", data=PNG_1X1, mime_type="image/png")]
 
 
+def _stripes_png() -> bytes:
+    """A real 24x12 PNG (three colour bands), encoded by Pillow."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", (24, 12))
+    for x in range(24):
+        colour = ((255, 0, 0), (0, 160, 0), (0, 0, 255))[x // 8]
+        for y in range(12):
+            image.putpixel((x, y), colour)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+@server.tool(description="A picture for the preview: a real PNG, a corrupt one, or an SVG.")
+def photo(kind: Literal["png", "corrupt", "svg"] = "png") -> list[TextContent | ImageContent]:
+    if kind == "png":
+        data, mime = _stripes_png(), "image/png"
+    elif kind == "corrupt":
+        data, mime = _stripes_png()[:40] + b"\x00garbage" * 8, "image/png"  # a PNG header, then nonsense
+    else:
+        data, mime = b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>', "image/svg+xml"
+    encoded = base64.b64encode(data).decode()
+    return [TextContent(type="text", text=f"a {kind}"), ImageContent(type="image", data=encoded, mime_type=mime)]
+
+
 class Circle(BaseModel):
     shape: Literal["circle"] = "circle"
     r: float
@@ -158,6 +192,49 @@ async def haiku(topic: str, ctx: Context) -> str:
     return f"model said: {getattr(reply.content, 'text', reply.content)}"
 
 
+# Resolver tools: the SDK asks the client the way the negotiated revision wants it, a multi-round-trip
+# `input_required` result on 2026-07-28 (the client retries with inputResponses + requestState) and a
+# standalone server-to-client request on 2025-11-25.
+class Approval(BaseModel):
+    approve: bool
+    note: str = ""
+
+
+def ask_approval(change: str) -> Elicit[Approval]:
+    return Elicit(f"Approve {change}?", Approval)
+
+
+@server.tool(description="Approve a change (elicitation through a resolver: input_required on 2026-07-28).")
+def approve(change: str, answer: Annotated[ElicitationResult[Approval], Resolve(ask_approval)]) -> str:
+    if answer.action != "accept":
+        return f"{change}: user said {answer.action}"
+    return f"{change}: approve={answer.data.approve} note={answer.data.note}"
+
+
+def ask_model(topic: str) -> Sample:
+    message = SamplingMessage(role="user", content=TextContent(type="text", text=f"A limerick about {topic}"))
+    return Sample([message], max_tokens=60)
+
+
+@server.tool(description="A limerick from the client's model (createMessage via a resolver: input_required).")
+def limerick(topic: str, reply: Annotated[CreateMessageResult, Resolve(ask_model)]) -> str:
+    return f"model wrote: {getattr(reply.content, 'text', reply.content)}"
+
+
+@server.tool(description="Never satisfied: asks for input again every round (the client's round cap ends it).")
+def nag(ctx: Context) -> InputRequiredResult | str:
+    rounds = int(ctx.request_state or "0") + 1
+    question = ElicitRequest(
+        params=ElicitRequestFormParams(
+            message=f"Still sure? (round {rounds})",
+            requested_schema={"type": "object", "properties": {"sure": {"type": "boolean"}}, "required": ["sure"]},
+        )
+    )
+    return InputRequiredResult(
+        result_type="input_required", input_requests={"sure": question}, request_state=str(rounds)
+    )
+
+
 @server.resource("zoo://animals", description="The animals", mime_type="application/json")
 def animals() -> str:
     return '["lion", "zebra"]'
@@ -173,17 +250,62 @@ def describe(animal: str, style: str = "short") -> str:
     return f"Describe the {animal} in a {style} way."
 
 
+def _token_audience(authorization: str) -> str | None:
+    """The `aud` of an unexpired JWT bearer token (claims only: the test's fake Entra signs nothing)."""
+    import json
+    import time
+
+    scheme, _, token = authorization.partition(" ")
+    parts = token.split(".")
+    if scheme.lower() != "bearer" or len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    if not isinstance(claims, dict) or float(claims.get("exp", 0)) < time.time():
+        return None
+    return str(claims.get("aud"))
+
+
+def require_audience(app: Any, audience: str) -> Any:
+    """An Entra-style bearer check in front of the app: 401 unless the token is for `audience`."""
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            if _token_audience(headers.get(b"authorization", b"").decode()) != audience:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"www-authenticate", b'Bearer error="invalid_token"'),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b'{"error": "invalid_token"}'})
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--stdio", action="store_true")
+    parser.add_argument("--require-audience", help="serve only bearer tokens issued for this audience")
     args = parser.parse_args()
     if args.stdio:
         server.run()
         return
-    app = server.streamable_http_app(
+    app: Any = server.streamable_http_app(
         transport_security=TransportSecuritySettings(allowed_hosts=["127.0.0.1:*"], allowed_origins=[])
     )
+    if args.require_audience:
+        app = require_audience(app, args.require_audience)
     config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning")
     userver = uvicorn.Server(config)
 

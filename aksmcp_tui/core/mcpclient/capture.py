@@ -68,9 +68,25 @@ class TrafficEntry:
             return "request" if hasattr(self._model, "id") else "notification"
         return "error" if hasattr(self._model, "error") else "response"
 
+    @property
+    def label(self) -> str:
+        """The message's name in the traffic pane: its method, marked "(retry)" when it is a 2026-07-28
+        multi-round-trip retry (it carries inputResponses/requestState); "input_required" for a result that
+        asks the client for input instead of answering. Read off the model, no serialising."""
+        method = self.method
+        if method is not None:
+            params = getattr(self._model, "params", None)
+            if isinstance(params, dict) and ("inputResponses" in params or "requestState" in params):
+                return f"{method} (retry)"
+            return method
+        result = getattr(self._model, "result", None)
+        if isinstance(result, dict) and result.get("resultType") == "input_required":
+            return "input_required"
+        return self.kind
+
     def summary(self) -> str:
         arrow = "→" if self.direction == "out" else "←"
-        name = self.method or ("error" if self.kind == "error" else "result")
+        name = "result" if self.label == "response" else self.label
         ident = f" #{self.id}" if self.id is not None else ""
         timing = f" {self.elapsed_ms:.1f} ms" if self.elapsed_ms is not None else ""
         return f"{arrow} {name}{ident} {self.size} B{timing}"

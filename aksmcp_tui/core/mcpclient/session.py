@@ -31,6 +31,13 @@ MODERN = "2026-07-28"
 LEGACY = "2025-11-25"
 MAX_PAGES = 100  # a paginator that never ends must not hang the console
 CONNECT_TIMEOUT_S = 30.0
+# How many `input_required` rounds (2026-07-28) one request may take before the console gives up: the SDK's
+# default, named here so the message can say it. A server that asks forever must not hold the console.
+INPUT_ROUNDS_MAX = 10
+# JSON-RPC code of "the client did not declare a capability this request needs" (a server asking a client
+# that cannot elicit or sample); mcp_types.MISSING_REQUIRED_CLIENT_CAPABILITY, spelled out so the module
+# stays cheap to import.
+MISSING_CAPABILITY = -32021
 CLIENT_NAME = "aksmcp"
 # Every tool call carries a fresh correlation id that aksmcp-server writes on each log line of the call
 # (the same names as aksmcp_tui.core.observe.correlate, not imported: that module pulls in kubernetes).
@@ -259,10 +266,17 @@ class McpSession:
                 elicitation_callback=self._elicit if self.elicitation else None,  # type: ignore[arg-type]
                 sampling_callback=self._sample if self.sampling else None,  # type: ignore[arg-type]
                 cache=None,  # the console shows what the server says now
+                input_required_max_rounds=INPUT_ROUNDS_MAX,
             )
             # no anyio timeout around this: the client's task group must be exited from the scope it was
             # entered in; the HTTP client's connect timeout and the stdio EOF bound the wait instead
             self._client = await stack.enter_async_context(client)
+            if self.protocol_choice == MODERN:
+                # A pin adopts the revision without a probe and with empty server capabilities, so the console
+                # would list nothing: ask `server/discover` for the server's real capabilities and info. A
+                # server that does not speak 2026-07-28 fails here, which is what pinning it means.
+                session = self._client.session
+                session.adopt(types.DiscoverResult.model_validate(await self._pinned_discover(session)))
             if self.protocol_version >= MODERN and self._listens_for():
                 # 2026-07-28 delivers list changes only on a subscriptions/listen stream (no GET stream)
                 group = await stack.enter_async_context(anyio.create_task_group())
@@ -279,6 +293,18 @@ class McpSession:
             raise error from None
         self._stack = stack
         return self
+
+    async def _pinned_discover(self, session: Any) -> Any:
+        from mcp import MCPError
+
+        try:
+            return await session.send_discover(MODERN)
+        except MCPError as exc:
+            raise ConsoleError(
+                f"{self.endpoint.target.display()} does not speak {MODERN}: server/discover answered "
+                f"{exc.error.message!r} (JSON-RPC {exc.error.code}); use --protocol auto or {LEGACY}",
+                code=exc.error.code,
+            ) from None
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         stack, self._stack = self._stack, None
@@ -298,6 +324,8 @@ class McpSession:
         from mcp import MCPError
 
         cause = _unwrap(exc)
+        if isinstance(cause, ConsoleError):  # already says what to do
+            return cause
         where = self.endpoint.target.display()
         trace = self.http_trace
         if trace.status in (401, 403):
@@ -338,12 +366,37 @@ class McpSession:
                 f"{where} wants an OAuth token (it advertises authorization metadata): sign in (drop --no-oauth), "
                 "or pass a token with --header 'Authorization: Bearer …' / --bearer-from-azure SCOPE"
             )
+        scope = self.endpoint.target.bearer_scope
+        if scope and "Authorization" in self.endpoint.headers:
+            return (
+                f"{where} refused the Entra ID token for --bearer-from-azure {scope} (401 Unauthorized): is that "
+                "the server's scope (its application ID URI, e.g. api://CLIENT_ID/.default)?"
+            )
         if sent:
             return f"{where} rejected the credentials (401 Unauthorized): check the key in --api-key-file / --header"
+        entra = (
+            "; for an Entra ID protected server, --bearer-from-azure SCOPE"
+            if trace.www_authenticate.lower().startswith("bearer")
+            else ""
+        )
         return (
             f"{where} needs a key (401 Unauthorized): pass it with --api-key-file FILE (sent as "
-            "'Authorization: Bearer KEY') or --header 'X-API-Key: KEY'"
+            f"'Authorization: Bearer KEY') or --header 'X-API-Key: KEY'{entra}"
         )
+
+    def _capability_hint(self, error: types.ErrorData) -> str:
+        """What a -32021 means here: the request needs a person (or a model) this client cannot reach."""
+        data = error.data if isinstance(error.data, dict) else {}
+        required = data.get("requiredCapabilities")
+        wanted = sorted(required) if isinstance(required, dict) and required else []
+        what = " and ".join(wanted) or "a client capability"
+        if not (self.elicitation or self.sampling):
+            return (
+                f"the server needs {what} from the client (someone to answer its question) and this headless "
+                "client has no one to ask: run it in the console (`aksmcp console TARGET`), which answers "
+                f"elicitation and sampling on screen ({error.message})"
+            )
+        return f"the server needs {what}, which aksmcp does not offer ({error.message})"
 
     def _listens_for(self) -> dict[str, bool]:
         caps = self.capabilities
@@ -461,7 +514,7 @@ class McpSession:
 
     async def _guard(self, awaitable: Awaitable[Any]) -> Any:
         """Await one request; protocol and transport failures become ConsoleErrors."""
-        from mcp import MCPError
+        from mcp import InputRequiredRoundsExceededError, MCPError
 
         try:
             return await awaitable
@@ -469,7 +522,15 @@ class McpSession:
             trace = self.http_trace
             if trace.status in (401, 403):
                 raise ConsoleError(self._auth_hint(trace), code=trace.status) from None
+            if exc.error.code == MISSING_CAPABILITY:
+                raise ConsoleError(self._capability_hint(exc.error), code=exc.error.code) from None
             raise ConsoleError(f"{exc.error.message} (JSON-RPC {exc.error.code})", code=exc.error.code) from None
+        except InputRequiredRoundsExceededError as exc:
+            # the connection is fine: only this request is abandoned, the session stays usable
+            raise ConsoleError(
+                f"the server still wanted input after {exc.max_rounds} rounds (input_required, 2026-07-28): "
+                "aksmcp gave up on this request; the server may be looping"
+            ) from None
         except (ConsoleError, anyio.get_cancelled_exc_class()):
             raise
         except Exception as exc:

@@ -8,6 +8,7 @@ Parsing is pure and raises `TargetError` (bad input, exit 2); `resolve_endpoint`
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
@@ -149,18 +150,57 @@ class Endpoint:
 TokenSource = Callable[[str], Awaitable[str]]
 
 
+# Managed identity that the environment configures (App Service, Functions, Container Apps, Arc, Cloud Shell):
+# a local endpoint named by these variables, unlike the IMDS probe of 169.254.169.254.
+_ENV_MANAGED_IDENTITY = ("IDENTITY_ENDPOINT", "MSI_ENDPOINT")
+# The last credentials of DefaultAzureCredential's chain (which one is last depends on what is excluded)
+_CHAIN_TAIL = {"AzureDeveloperCliCredential", "AzurePowerShellCredential", "InteractiveBrowserCredential"}
+
+
 async def azure_bearer_token(scope: str) -> str:
-    """A token for SCOPE from azure-identity's default chain (az login, workload identity, managed identity)."""
+    """A token for SCOPE from azure-identity's default chain (environment, workload identity, managed
+    identity, az/azd/pwsh sign-in), in the cloud and with the CA bundle the Azure commands use."""
     from azure.identity.aio import DefaultAzureCredential
 
-    # IMDS is the managed-identity probe of 169.254.169.254: it is only useful on Azure compute, and the
-    # chain tries the developer credentials first, which is what a console user has.
-    credential = DefaultAzureCredential(exclude_managed_identity_credential=True)
+    from aksmcp_tui.core.azure.cloud import UnknownCloud, resolve_cloud, transport_options
+
+    try:
+        cloud = resolve_cloud()
+    except UnknownCloud as exc:
+        raise TargetError(f"--bearer-from-azure {scope}: {exc}") from None
+    # IMDS is the managed-identity probe of 169.254.169.254: only useful on Azure compute, and a console user
+    # is on a laptop, so it is left out unless the environment names a managed-identity endpoint itself.
+    env_identity = any(os.environ.get(var) for var in _ENV_MANAGED_IDENTITY)
+    credential = DefaultAzureCredential(
+        authority=cloud.authority_host, exclude_managed_identity_credential=not env_identity, **transport_options()
+    )
     try:
         token = await credential.get_token(scope)
     finally:
         await credential.close()
     return token.token
+
+
+def _no_token_message(scope: str, exc: Exception) -> str:
+    """What a failed token request means to a person: no sign-in (say how), or why a found one failed."""
+    from aksmcp_tui.core.azure.credential import sign_in_reason
+
+    detail = str(exc)
+    reason = sign_in_reason(detail)
+    # The chain lists each credential it tried on a tab-indented line and stops at the first that was there
+    # but failed: when the last line is not the chain's last credential, that one is the reason. When it is,
+    # every credential was merely absent: nobody is signed in.
+    attempts = [line.strip() for line in detail.splitlines() if line.startswith("\t")]
+    walked_all = bool(attempts) and attempts[-1].split(":")[0] in _CHAIN_TAIL
+    if reason is None and walked_all:
+        return (
+            f"--bearer-from-azure {scope}: no Azure sign-in found for a token. Sign in with `az login`, or set "
+            "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (a service principal), or run where a "
+            "workload or managed identity is configured"
+        )
+    lines = detail.strip().splitlines()
+    why = reason or (attempts[-1] if attempts else lines[0] if lines else type(exc).__name__)
+    return f"--bearer-from-azure {scope}: no token ({why[:300]})"
 
 
 def read_api_key(path: str) -> str:
@@ -221,7 +261,7 @@ async def resolve_endpoint(target: McpTarget, *, token_source: TokenSource | Non
         except TargetError:
             raise
         except Exception as exc:  # azure-identity raises its own ClientAuthenticationError family
-            raise TargetError(f"--bearer-from-azure {target.bearer_scope}: no token ({exc})") from None
+            raise TargetError(_no_token_message(target.bearer_scope, exc)) from None
     if target.kind == "stdio":
         return Endpoint(target, command=target.command)
     if target.kind == "url":

@@ -800,6 +800,12 @@ class ConsoleScreen(Screen[None]):
             else:
                 style = "red" if is_error else ""
                 widgets.append(Static(Text(part.text, style=style), classes=f"result-part result-{part.kind}"))
+            if part.kind == "image" or (part.kind == "resource" and (part.mime_type or "").startswith("image/")):
+                from aksmcp_tui.ui.screens.console_image import preview_widgets
+
+                preview, caption = preview_widgets(part.data, part.mime_type)
+                widgets.extend(preview)
+                self.result_text += f"\n{caption}"
         if elapsed is not None:
             widgets.append(Static(f"{elapsed:.1f} ms", classes="form-hint"))
         result.mount_all(widgets)
@@ -838,7 +844,7 @@ class ConsoleScreen(Screen[None]):
         table = self.query_one("#traffic", DataTable)
         for entry in entries:
             self._traffic_rows.append(entry)
-            name = entry.method or entry.kind
+            name = entry.label
             table.add_row(
                 str(entry.seq),
                 "→" if entry.direction == "out" else "←",

@@ -94,7 +94,7 @@ class ElicitationDialog(ModalScreen[tuple[str, dict[str, Any] | None]]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("The server asks:")
-            yield Static(str(getattr(self.params, "message", "")), markup=False)
+            yield Static(str(getattr(self.params, "message", "")), id="elicit-message", markup=False)
             if self.url:
                 yield Static(f"Open this URL to continue: {self.url}", markup=False)
             with VerticalScroll():
