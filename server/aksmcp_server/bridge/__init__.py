@@ -5,6 +5,7 @@
              session from a bounded pool with idle reaping
 - `http`     the ASGI app: both protocol revisions on /mcp, whatever revision the child speaks
 - `runner`   `aksmcp-server bridge -- COMMAND ...` under the same draining uvicorn server
+- `coalesce` uvicorn's httptools protocol with a response's head and body in one send()
 """
 
 from __future__ import annotations
