@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bridge.py [--requests N] [--concurrency 1,8] [--eras modern,legacy]
                                      [--only direct,aksmcp,mcp-proxy,supergateway] [--rounds N]
+                                     [--pin CHILD_CPUS:OTHER_CPUS]
 
 The child is the same everywhere: `mcp-server-time` (PyPI, from .tools/bin), tool `get_current_time`.
 - direct:       JSON lines on the child's stdin/stdout (the limit a bridge can approach); "legacy" does the
@@ -20,6 +21,8 @@ bridge, of the stdio child(ren) and of this load generator: those figures move f
 load than calls/s and latencies do (they still grow on a crowded machine). The cells of one (era,
 concurrency) run back to back (direct, then each bridge), `--rounds N` times, so each comparison is
 made under the same machine load; the goals are judged on each round's pair and the median reported.
+`--pin 0:1` puts every stdio child on CPU 0 and the rest (bridge, client) on CPU 1: the question it
+answers is whether a shortfall at c=8 is the bridge's cost or the child losing CPU to its neighbours.
 Figures are printed and saved to bench/results/bridge.json. Not a test: nothing here asserts a time.
 """
 
@@ -107,6 +110,23 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+PINNED: dict[str, set[int]] = {}
+
+
+def pin(spec: str) -> None:
+    """`--pin CHILD_CPUS:OTHER_CPUS`: this process (and the bridges it starts) on OTHER_CPUS, every stdio
+    child on CHILD_CPUS, so the child never waits for the bridge or the client to leave its CPU."""
+    child_cpus, _, other_cpus = spec.partition(":")
+    PINNED["child"] = {int(c) for c in child_cpus.split(",")}
+    os.sched_setaffinity(0, {int(c) for c in other_cpus.split(",")})
+
+
+def pin_child(pids: list[int]) -> None:
+    for pid in pids if "child" in PINNED else ():
+        for task in os.listdir(f"/proc/{pid}/task"):  # every thread: the SDK reads stdin on a worker thread
+            os.sched_setaffinity(int(task), PINNED["child"])
+
+
 def cpu_of(pids: list[int]) -> float:
     return sum(bench_server.cpu_seconds(pid) or 0.0 for pid in pids)
 
@@ -188,6 +208,7 @@ async def run_direct(era: str, concurrency: int, total: int) -> Cell:
         latencies: list[float] = []
         errors = 0
         next_id = 1
+        pin_child([proc.pid])
         child_before, client_before = cpu_of([proc.pid]), time.process_time()
 
         async def worker() -> None:
@@ -296,6 +317,7 @@ async def run_http(target: str, url: str, era: str, concurrency: int, total: int
             return Cell(target, era, concurrency, 0, total, 0.0, 0.0, 0.0, 0.0)
         next_index = 0
         children = descendants(pid) if pid else []
+        pin_child(children)
         cpu_before = bench_server.cpu_seconds(pid) if pid else None
         child_before, client_before = cpu_of(children), time.process_time()
         began = time.perf_counter()
@@ -449,6 +471,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 },
                 "requests_per_cell": args.requests,
                 "rounds": args.rounds,
+                "pinned": args.pin,
                 "cell_seconds_cap": CELL_SECONDS,
                 "load_average_at_end": os.getloadavg(),
                 "child": "mcp-server-time 2026.10.19, tool get_current_time",
@@ -469,7 +492,12 @@ def main() -> None:
     parser.add_argument("--eras", default="modern,legacy", help="modern (2026-07-28), legacy (2025-11-25)")
     parser.add_argument("--only", default="direct,aksmcp,mcp-proxy,supergateway", help="comma list of targets")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every comparison N times (default 1)")
+    parser.add_argument(
+        "--pin", metavar="CHILD:OTHERS", help="CPU lists, e.g. 0:1: stdio children on CPU 0, everything else on 1"
+    )
     args = parser.parse_args()
+    if args.pin:
+        pin(args.pin)
     try:
         # The load generator competes with the child and the bridge for 2 cores: uvloop roughly halves
         # its CPU per call, for the direct client and the HTTP client alike.
