@@ -75,7 +75,9 @@ class LazyDisconnectWatch:
 
     __slots__ = ("_handle", "_receive", "_task", "done")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, receive: Receive, delay: float = DISCONNECT_WATCH_DELAY_S):
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, receive: Receive, delay: float = DISCONNECT_WATCH_DELAY_S
+    ) -> None:
         self.done: asyncio.Future[None] = loop.create_future()
         self._receive = receive
         self._task: asyncio.Future[None] | None = None
