@@ -136,9 +136,11 @@ def run_http(settings: Settings) -> int:
     )
 
 
-def serve_http(app: Any, state: ServingState, settings: Settings, announce: dict[str, Any]) -> int:
+def serve_http(
+    app: Any, state: ServingState, settings: Settings, announce: dict[str, Any], http_protocol: type | None = None
+) -> int:
     """Bind, run uvicorn with the SIGTERM drain until stopped, and log "listening" with `announce` (the
-    reference server and the bridge share this)."""
+    reference server and the bridge share this; `http_protocol` replaces uvicorn's HTTP protocol class)."""
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
@@ -151,7 +153,7 @@ def serve_http(app: Any, state: ServingState, settings: Settings, announce: dict
         access_log=False,
         lifespan="on",
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        http=http_protocol or ("httptools" if importlib.util.find_spec("httptools") else "h11"),
         timeout_graceful_shutdown=max(int(settings.grace_seconds), 1),
         server_header=False,
         proxy_headers=False,

@@ -5,6 +5,9 @@
              session from a bounded pool with idle reaping
 - `http`     the ASGI app: both protocol revisions on /mcp, whatever revision the child speaks
 - `runner`   `aksmcp-server bridge -- COMMAND ...` under the same draining uvicorn server
+- `coalesce` uvicorn's httptools protocol with a response's head and body in one send()
+- `fast`     the hot path's shortcuts: an exact-match test before the SDK's validation ladder, a lazy
+             disconnect watch
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from ..metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
 from ..security import origin_allowed
 from .child import CANCELLED_BY_CLIENT, Child, ChildError, ChildExited, dumps_line, loads, obj
 from .mrtr import LeasePool, wants_lease
+from .fast import LazyDisconnectWatch, plain_modern_meta
 from .sessions import ChildPool, LegacySession, Listener, PoolFull
 
 logger = logging.getLogger("aksmcp_server.bridge.http")
@@ -400,9 +401,8 @@ class BridgeApp(RequestBasics):
         # 2026-07-28: closing the response stream is the cancellation, so watch for it. 2025-11-25:
         # "disconnection is not cancellation" (the client sends notifications/cancelled), so no watcher.
         loop = asyncio.get_running_loop()
-        watcher: asyncio.Future[None] = (
-            asyncio.ensure_future(_wait_disconnect(receive)) if session is None else loop.create_future()
-        )
+        watch = LazyDisconnectWatch(loop, receive) if session is None else None
+        watcher: asyncio.Future[None] = watch.done if watch is not None else loop.create_future()
         answer: dict[str, Any] | None = None
         try:
             # One wake-up future per wait, set by whichever comes first: the answer, a disconnect, or a
@@ -434,6 +434,8 @@ class BridgeApp(RequestBasics):
             else:
                 child.finish(child_id, cancelled=True)
         finally:
+            if watch is not None:
+                watch.cancel()
             watcher.cancel()
             if use_queue and session is not None:
                 with contextlib.suppress(ValueError):
@@ -457,24 +459,25 @@ class BridgeApp(RequestBasics):
             await _respond(send, 202, b"")
             return
         request_id = message["id"]
-        # The ladder reads only the three routing headers; a repeated one is refused, as the SDK does.
         raw = scope["headers"]
-        if len(raw) != len(headers) and (
-            repeated := find_duplicated_routing_header((k.decode("latin-1"), "") for k, _ in raw)
-        ):
-            await _respond_json(send, 400, _error(request_id, -32020, f"{repeated} header given more than once"))
-            return
-        routing = {
-            name: value.decode("latin-1") for name in _ROUTING if (value := headers.get(name.encode())) is not None
-        }
-        verdict = classify_inbound_request(message, headers=routing)
-        if isinstance(verdict, InboundLadderRejection):
-            await _respond_json(
-                send,
-                ERROR_CODE_HTTP_STATUS.get(verdict.code, 400),
-                _error(request_id, verdict.code, verdict.message, verdict.data),
-            )
-            return
+        if plain_modern_meta(message, headers, raw) is None:  # else well-formed: what the ladder would pass
+            # The ladder reads only the three routing headers; a repeated one is refused, as the SDK does.
+            if len(raw) != len(headers) and (
+                repeated := find_duplicated_routing_header((k.decode("latin-1"), "") for k, _ in raw)
+            ):
+                await _respond_json(send, 400, _error(request_id, -32020, f"{repeated} header given more than once"))
+                return
+            routing = {
+                name: value.decode("latin-1") for name in _ROUTING if (value := headers.get(name.encode())) is not None
+            }
+            verdict = classify_inbound_request(message, headers=routing)
+            if isinstance(verdict, InboundLadderRejection):
+                await _respond_json(
+                    send,
+                    ERROR_CODE_HTTP_STATUS.get(verdict.code, 400),
+                    _error(request_id, verdict.code, verdict.message, verdict.data),
+                )
+                return
         method = message["method"]
         if method in _NOT_MODERN:
             await _respond_json(send, 404, _error(request_id, -32601, f"Method not found: {method}"))

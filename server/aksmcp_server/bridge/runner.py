@@ -73,4 +73,13 @@ def build_bridge_app(settings: Settings, bridge: BridgeSettings) -> tuple[Bridge
 def run_bridge(settings: Settings, bridge: BridgeSettings) -> int:
     app, state = build_bridge_app(settings, bridge)
     announce = {"mode": "bridge", "command": list(bridge.command), "pool_size": bridge.pool_size}
-    return serve_http(app, state, settings, announce)
+    return serve_http(app, state, settings, announce, http_protocol())
+
+
+def http_protocol() -> type | None:
+    """uvicorn's httptools protocol with one send() per response (bridge.coalesce), where httptools is."""
+    try:
+        from .coalesce import CoalescingHttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is a dependency; uvicorn's default is the fallback
+        return None
+    return CoalescingHttpToolsProtocol
