@@ -43,8 +43,8 @@ from ..logs import ACCESS_FLUSH_SECONDS, flush_access_log, request_id_var, write
 from ..metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
 from ..security import origin_allowed
 from .child import CANCELLED_BY_CLIENT, Child, ChildError, ChildExited, dumps_line, loads, obj
-from .mrtr import LeasePool, wants_lease
 from .fast import LazyDisconnectWatch, plain_modern_meta
+from .mrtr import LeasePool, wants_lease
 from .sessions import ChildPool, LegacySession, Listener, PoolFull
 
 logger = logging.getLogger("aksmcp_server.bridge.http")
