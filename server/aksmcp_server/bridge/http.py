@@ -44,21 +44,18 @@ from ..metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
 from ..security import origin_allowed
 from .child import CANCELLED_BY_CLIENT, Child, ChildError, ChildExited, dumps_line, loads, obj
 from .fast import LazyDisconnectWatch, plain_modern_meta
+from .modern import SERVER_INFO_KEY, stamp_modern_answer
 from .mrtr import LeasePool, wants_lease
 from .sessions import ChildPool, LegacySession, Listener, PoolFull
 
 logger = logging.getLogger("aksmcp_server.bridge.http")
 
 MCP_PATHS = frozenset({"/mcp", "/mcp/"})
-SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
 SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _JSON = [(b"content-type", b"application/json")]
 _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 # Methods the 2026-07-28 revision removed; a modern client gets "method not found" as from a modern server.
-# Results the 2026-07-28 revision makes cacheable: `ttlMs` and `cacheScope` are required there. A
-# handshake-era child sets neither; "immediately stale, private" is the SDK's own default.
-_CACHEABLE = frozenset({"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"})
 _NOT_MODERN = frozenset({"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
 _ROUTING = ("mcp-protocol-version", "mcp-method", "mcp-name")
 KEEPALIVE_SECONDS = 15.0
@@ -512,25 +509,7 @@ class BridgeApp(RequestBasics):
         answer = await self._forward(child, message, reply, receive, None)
         if answer is None:
             return
-        status = 200
-        result = answer.get("result")
-        if type(result) is dict:
-            if not child.modern:
-                result.setdefault("resultType", "complete")
-                if method in _CACHEABLE:
-                    result.setdefault("ttlMs", 0)
-                    result.setdefault("cacheScope", "private")
-                meta = result.get("_meta")
-                if type(meta) is dict:
-                    meta.setdefault(SERVER_INFO_KEY, server_info)
-                else:
-                    result["_meta"] = {SERVER_INFO_KEY: server_info}
-        else:
-            error = answer.get("error")
-            if type(error) is dict:
-                if error.get("code") == -32002:  # resource not found moved to -32602 in 2026-07-28
-                    error["code"] = -32602
-                status = ERROR_CODE_HTTP_STATUS.get(error.get("code"), 200)  # type: ignore[arg-type]
+        status = stamp_modern_answer(answer, method, server_info, child_modern=child.modern)
         await reply.final(answer, status)
 
     async def _listen(self, message: dict[str, Any], receive: Receive, send: Send, server_info: dict[str, Any]) -> None:

@@ -39,24 +39,22 @@ from typing import Any, Protocol
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import principal_components
-from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
 from mcp_types.methods import INPUT_REQUIRED_METHODS
 from starlette.types import Receive
 
 from .. import __version__
 from .child import CAPABILITIES_KEY, Child, ChildError, ChildExited, obj
+from .modern import SERVER_INFO_KEY, stamp_modern_answer
 from .sessions import ChildPool, PoolFull
 
 logger = logging.getLogger("aksmcp_server.bridge.mrtr")
 
 LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
-SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
 # The client capabilities a bridge can relay, and which child request each one covers.
 RELAYABLE = ("elicitation", "sampling", "roots")
 INPUT_METHODS = {"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
 LEVELS = {name: rank for rank, name in enumerate(("debug", "info", "notice", "warning", "error", "critical", "alert"))}
 LEVELS["emergency"] = len(LEVELS)
-_CACHEABLE = frozenset({"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"})
 BUFFER_LIMIT = 256
 INVALID_PARAMS = -32602
 INVALID_REQUEST = -32600
@@ -493,22 +491,8 @@ class LeasePool:
             answer = _error(None, INTERNAL_ERROR, f"{exc}; it is being restarted", data)
         self.release(lease)
         answer["id"] = request_id
-        status = 200
+        status = stamp_modern_answer(answer, lease.method, info, child_modern=False)
         result = answer.get("result")
-        if type(result) is dict:
-            result.setdefault("resultType", "complete")
-            if lease.method in _CACHEABLE:
-                result.setdefault("ttlMs", 0)
-                result.setdefault("cacheScope", "private")
-            meta = result.get("_meta")
-            if type(meta) is dict:
-                meta.setdefault(SERVER_INFO_KEY, info)
-            else:
-                result["_meta"] = {SERVER_INFO_KEY: info}
-        elif type(error := answer.get("error")) is dict:
-            if error.get("code") == -32002:  # resource not found moved to -32602 in 2026-07-28
-                error["code"] = INVALID_PARAMS
-            status = ERROR_CODE_HTTP_STATUS.get(error.get("code"), 200)  # type: ignore[arg-type]
         if lease.tool is not None and self.metrics is not None:
             outcome = "protocol_error"
             if type(result) is dict:
