@@ -39,7 +39,7 @@ logger = logging.getLogger("aksmcp_server.http")
 MCP_PATHS = frozenset({"/mcp", "/mcp/"})
 PRM_PREFIX = "/.well-known/oauth-protected-resource"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_JSON = [(b"content-type", b"application/json")]
+JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class ServingState:
@@ -51,12 +51,12 @@ class ServingState:
         self.in_flight_calls = 0
 
 
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [*(headers or _JSON), (b"content-length", str(len(body)).encode())],
+            "headers": [*(headers or JSON_HEADERS), (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -71,6 +71,11 @@ class RequestBasics:
     authenticator: Authenticator | None
     _request_prefix: str
     _request_counter: int
+
+    def _request_id(self, headers: dict[bytes, bytes]) -> str:
+        """The caller's X-Request-Id when it is a sane token (so one id follows a call across hops), else ours."""
+        supplied = headers.get(b"x-request-id", b"").decode("latin-1")
+        return supplied if supplied and _REQUEST_ID_RE.match(supplied) else self._next_request_id()
 
     def _next_request_id(self) -> str:
         # Unique per process (random prefix) and cheap (no getrandom syscall per request); not a secret.
@@ -97,12 +102,12 @@ class RequestBasics:
     async def _unauthorized(self, send: Send, failure: AuthFailure, headers: dict[bytes, bytes]) -> None:
         assert self.authenticator is not None
         body = json.dumps({"error": failure.error, "error_description": failure.description}).encode()
-        await _respond(
+        await respond(
             send,
             401,
             body,
             [
-                *_JSON,
+                *JSON_HEADERS,
                 (b"www-authenticate", challenge(self.authenticator, failure, headers).encode("latin-1", "replace")),
             ],
         )
@@ -144,23 +149,23 @@ class AksmcpApp(RequestBasics):
             if path in MCP_PATHS:
                 await self._mcp(scope, receive, send)
             elif path == "/healthz":
-                await _respond(send, 200, b'{"status":"ok"}')
+                await respond(send, 200, b'{"status":"ok"}')
             elif path == "/readyz":
                 if self.state.started and not self.state.draining:
-                    await _respond(send, 200, b'{"status":"ready"}')
+                    await respond(send, 200, b'{"status":"ready"}')
                 else:
                     status = "draining" if self.state.draining else "starting"
-                    await _respond(send, 503, json.dumps({"status": status}).encode())
+                    await respond(send, 503, json.dumps({"status": status}).encode())
             elif path.startswith(PRM_PREFIX) and self.authenticator is not None:
                 document = self.authenticator.resource_metadata(dict(scope["headers"]))
                 if document is None:
-                    await _respond(send, 404, b'{"error":"not found"}')
+                    await respond(send, 404, b'{"error":"not found"}')
                 else:
-                    await _respond(send, 200, json.dumps(document).encode())
+                    await respond(send, 200, json.dumps(document).encode())
             elif path == "/metrics":
-                await _respond(send, 200, self.metrics.render(), [(b"content-type", CONTENT_TYPE_LATEST.encode())])
+                await respond(send, 200, self.metrics.render(), [(b"content-type", CONTENT_TYPE_LATEST.encode())])
             else:
-                await _respond(send, 404, b'{"error":"not found","endpoints":["/mcp","/healthz","/readyz","/metrics"]}')
+                await respond(send, 404, b'{"error":"not found","endpoints":["/mcp","/healthz","/readyz","/metrics"]}')
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -188,8 +193,7 @@ class AksmcpApp(RequestBasics):
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         headers: dict[bytes, bytes] = dict(scope["headers"])
-        supplied = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = supplied if supplied and _REQUEST_ID_RE.match(supplied) else self._next_request_id()
+        request_id = self._request_id(headers)
         rid_token = request_id_var.set(request_id)
         # filled in by the fast path / CallFieldsMiddleware with the JSON-RPC id and tool name
         call: dict[str, Any] = {}
@@ -222,7 +226,7 @@ class AksmcpApp(RequestBasics):
                 and origin is not None
                 and not origin_allowed(origin.decode("latin-1"), self.allowed_origins)
             ):
-                await _respond(send_observed, 403, b'{"error":"invalid Origin header"}')
+                await respond(send_observed, 403, b'{"error":"invalid Origin header"}')
                 return
             if self.authenticator is not None:
                 outcome = await self.authenticator.authenticate(headers)
@@ -237,7 +241,7 @@ class AksmcpApp(RequestBasics):
             if http_method == "POST" and self.fast_path is not None:
                 body = await self._read_body(receive)
                 if body is None:
-                    await _respond(send_observed, 413, b"Request body too large", [(b"content-type", b"text/plain")])
+                    await respond(send_observed, 413, b"Request body too large", [(b"content-type", b"text/plain")])
                     return
                 if await self.fast_path.try_serve(scope["headers"], headers, body, send_observed):
                     return
@@ -247,7 +251,7 @@ class AksmcpApp(RequestBasics):
             logger.exception("unhandled error serving /mcp")
             if status == 0:
                 body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error"}}'
-                await _respond(send_observed, 500, body)
+                await respond(send_observed, 500, body)
         finally:
             if user_token is not None:
                 auth_context_var.reset(user_token)

@@ -22,7 +22,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import time
 from typing import Any
 
@@ -38,7 +37,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from ..auth import Authenticator, AuthFailure
 from ..fastpath import HostGuard
-from ..http_app import PRM_PREFIX, RequestBasics, ServingState
+from ..http_app import JSON_HEADERS, MCP_PATHS, PRM_PREFIX, RequestBasics, ServingState, respond
 from ..logs import ACCESS_FLUSH_SECONDS, flush_access_log, request_id_var, write_access_line
 from ..metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
 from ..security import origin_allowed
@@ -50,10 +49,7 @@ from .sessions import ChildPool, LegacySession, Listener, PoolFull
 
 logger = logging.getLogger("aksmcp_server.bridge.http")
 
-MCP_PATHS = frozenset({"/mcp", "/mcp/"})
 SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_JSON = [(b"content-type", b"application/json")]
 _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 # Methods the 2026-07-28 revision removed; a modern client gets "method not found" as from a modern server.
 _NOT_MODERN = frozenset({"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
@@ -139,27 +135,16 @@ class _Reply:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [*_JSON, *self.extra_headers, (b"content-length", str(len(body)).encode())],
+                "headers": [*JSON_HEADERS, *self.extra_headers, (b"content-length", str(len(body)).encode())],
             }
         )
         await self.send({"type": "http.response.body", "body": body})
 
 
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*(headers or _JSON), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _respond_json(
     send: Send, status: int, message: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    await _respond(send, status, dumps_line(message)[:-1], [*_JSON, *(headers or [])])
+    await respond(send, status, dumps_line(message)[:-1], [*JSON_HEADERS, *(headers or [])])
 
 
 async def _wait_disconnect(receive: Receive) -> None:
@@ -202,32 +187,32 @@ class BridgeApp(RequestBasics):
             if path in MCP_PATHS:
                 await self._mcp(scope, receive, send)
             elif path == "/healthz":
-                await _respond(send, 200, b'{"status":"ok"}')
+                await respond(send, 200, b'{"status":"ok"}')
             elif path == "/readyz":
                 await self._readyz(send)
             elif path.startswith(PRM_PREFIX) and self.authenticator is not None:
                 document = self.authenticator.resource_metadata(dict(scope["headers"]))
                 if document is None:
-                    await _respond(send, 404, b'{"error":"not found"}')
+                    await respond(send, 404, b'{"error":"not found"}')
                 else:
-                    await _respond(send, 200, json.dumps(document).encode())
+                    await respond(send, 200, json.dumps(document).encode())
             elif path == "/metrics":
-                await _respond(send, 200, self.metrics.render(), [(b"content-type", CONTENT_TYPE_LATEST.encode())])
+                await respond(send, 200, self.metrics.render(), [(b"content-type", CONTENT_TYPE_LATEST.encode())])
             else:
-                await _respond(send, 404, b'{"error":"not found","endpoints":["/mcp","/healthz","/readyz","/metrics"]}')
+                await respond(send, 404, b'{"error":"not found","endpoints":["/mcp","/healthz","/readyz","/metrics"]}')
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
     async def _readyz(self, send: Send) -> None:
         if not self.state.started or self.state.draining:
             status = "draining" if self.state.draining else "starting"
-            await _respond(send, 503, json.dumps({"status": status}).encode())
+            await respond(send, 503, json.dumps({"status": status}).encode())
             return
         ready, reason = self.pool.ready()
         if ready:
-            await _respond(send, 200, b'{"status":"ready"}')
+            await respond(send, 200, b'{"status":"ready"}')
         else:
-            await _respond(send, 503, json.dumps({"status": "child unavailable", "error": reason}).encode())
+            await respond(send, 503, json.dumps({"status": "child unavailable", "error": reason}).encode())
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()
@@ -253,8 +238,7 @@ class BridgeApp(RequestBasics):
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         headers: dict[bytes, bytes] = dict(scope["headers"])
-        supplied = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = supplied if supplied and _REQUEST_ID_RE.match(supplied) else self._next_request_id()
+        request_id = self._request_id(headers)
         rid_token = request_id_var.set(request_id)
         http_method: str = scope["method"]
         status = 0
@@ -279,10 +263,10 @@ class BridgeApp(RequestBasics):
             host = headers.get(b"host")
             origin = headers.get(b"origin")
             if origin is not None and not origin_allowed(origin.decode("latin-1"), self.allowed_origins):
-                await _respond(send_observed, 403, b'{"error":"invalid Origin header"}')
+                await respond(send_observed, 403, b'{"error":"invalid Origin header"}')
                 return
             if not self.guard.allows(host, None):
-                await _respond(send_observed, 421, b'{"error":"invalid Host header"}')
+                await respond(send_observed, 421, b'{"error":"invalid Host header"}')
                 return
             if self.authenticator is not None:
                 outcome = await self.authenticator.authenticate(headers)
@@ -298,7 +282,7 @@ class BridgeApp(RequestBasics):
                     metrics.record_request_bytes(int(length))
                 body = await self._read_body(receive)
                 if body is None:
-                    await _respond(send_observed, 413, b"Request body too large", [(b"content-type", b"text/plain")])
+                    await respond(send_observed, 413, b"Request body too large", [(b"content-type", b"text/plain")])
                     return
                 try:
                     message = loads(body)
@@ -329,11 +313,13 @@ class BridgeApp(RequestBasics):
             elif http_method == "DELETE" and not modern:
                 await self._legacy_delete(headers, send_observed)
             else:
-                await _respond(send_observed, 405, b'{"error":"method not allowed"}', [*_JSON, (b"allow", b"POST")])
+                await respond(
+                    send_observed, 405, b'{"error":"method not allowed"}', [*JSON_HEADERS, (b"allow", b"POST")]
+                )
         except Exception:
             logger.exception("unhandled error serving /mcp")
             if status == 0:
-                await _respond(
+                await respond(
                     send_observed,
                     500,
                     b'{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error"}}',
@@ -453,7 +439,7 @@ class BridgeApp(RequestBasics):
     ) -> None:
         if "id" not in message or "method" not in message:
             # Notifications and stray responses: the modern revision defines none from client to server.
-            await _respond(send, 202, b"")
+            await respond(send, 202, b"")
             return
         request_id = message["id"]
         raw = scope["headers"]
@@ -583,7 +569,7 @@ class BridgeApp(RequestBasics):
         if method is None:
             # The client's answer to one of the child's own requests (sampling, elicitation, roots).
             await self._to_child(session, message)
-            await _respond(send, 202, b"")
+            await respond(send, 202, b"")
             return
         if "id" not in message:
             if method == "notifications/cancelled":
@@ -595,7 +581,7 @@ class BridgeApp(RequestBasics):
                         child.cancel_child_request(child_id, params.get("reason"))
             elif method != "notifications/initialized":  # the bridge did the child's handshake already
                 await self._to_child(session, message)
-            await _respond(send, 202, b"")
+            await respond(send, 202, b"")
             return
         if method == "ping":
             await _respond_json(send, 200, {"jsonrpc": "2.0", "id": message["id"], "result": {}})
@@ -666,10 +652,10 @@ class BridgeApp(RequestBasics):
             )
             return
         if not _accepts_sse(headers):
-            await _respond(send, 406, b'{"error":"GET needs Accept: text/event-stream"}')
+            await respond(send, 406, b'{"error":"GET needs Accept: text/event-stream"}')
             return
         if session.get_stream is not None:
-            await _respond(send, 409, b'{"error":"this session already has a GET stream"}')
+            await respond(send, 409, b'{"error":"this session already has a GET stream"}')
             return
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         for pending in session.backlog:
@@ -704,7 +690,7 @@ class BridgeApp(RequestBasics):
     async def _legacy_delete(self, headers: dict[bytes, bytes], send: Send) -> None:
         session_id = headers.get(b"mcp-session-id", b"").decode("latin-1")
         if await self.pool.close_session(session_id, "closed by the client"):
-            await _respond(send, 200, b"")
+            await respond(send, 200, b"")
         else:
             await _respond_json(send, 404, _error(None, INVALID_REQUEST, "Session not found"))
 
