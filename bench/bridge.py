@@ -286,19 +286,8 @@ async def wait_serving(url: str, proc: subprocess.Popen[bytes], limit_s: float =
 
 
 async def run_http(target: str, url: str, era: str, concurrency: int, total: int, pid: int | None = None) -> Cell:
-    host_port = url.split("/")[2]
-    host, port = host_port.rsplit(":", 1)
-    path = "/" + url.split("/", 3)[3]
-    if era == "modern":
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream",
-            "MCP-Protocol-Version": MODERN,
-            "Mcp-Method": "tools/call",
-            "Mcp-Name": TOOL,
-        }
-    else:
-        headers = await legacy_session_headers(host, int(port), path)
+    host, port, path, headers = await bench_server.call_headers(url, era, TOOL)
+    host_port = f"{host}:{port}"
     requests = [raw_post(host_port, path, headers, json.dumps(tool_call(i + 1, era)).encode()) for i in range(total)]
     connections = [await Connection.open(host, int(port)) for _ in range(concurrency)]
     latencies: list[float] = []

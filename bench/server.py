@@ -223,7 +223,9 @@ async def legacy_session_headers(host: str, port: int, path: str) -> dict[str, s
         conn.close()
 
 
-async def run_cell(url: str, server: str, era: str, tool: str, concurrency: int, total: int) -> Cell:
+async def call_headers(url: str, era: str, tool: str) -> tuple[str, str, str, dict[str, str]]:
+    """(host, port, path, headers) for tools/call posts to URL: the 2026-07-28 routing headers, or a
+    2025-11-25 session opened first."""
     host_port = url.split("/")[2]
     host, port = host_port.rsplit(":", 1)
     path = "/" + url.split("/", 3)[3]
@@ -237,6 +239,12 @@ async def run_cell(url: str, server: str, era: str, tool: str, concurrency: int,
         }
     else:
         headers = await legacy_session_headers(host, int(port), path)
+    return host, port, path, headers
+
+
+async def run_cell(url: str, server: str, era: str, tool: str, concurrency: int, total: int) -> Cell:
+    host, port, path, headers = await call_headers(url, era, tool)
+    host_port = f"{host}:{port}"
     requests = [
         raw_post(host_port, path, headers, json.dumps(tool_call(i + 1, tool, era)).encode()) for i in range(total)
     ]
