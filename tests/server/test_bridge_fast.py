@@ -5,7 +5,9 @@
 - through a real bridge (mcp-server-time child), a malformed 2026-07-28 request gets exactly the SDK
   ladder's answer (HTTP status, JSON-RPC code, message, data), and the well-formed ones are served;
 - `CoalescingTransport` holds a response's writes and sends them as one, on a real socket;
-- many concurrent calls on the shared child (batched stdin writes) each get their own answer.
+- many concurrent calls on the shared child (batched stdin writes) each get their own answer;
+- requests of one event-loop turn reach a child in one write(), a request larger than the pipe is
+  written whole while the loop goes on, and a child that is gone fails later requests at once.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import http.client
 import itertools
 import json
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aksmcp_server.bridge.child import Child, ChildExited
 from aksmcp_server.bridge.coalesce import CoalescingTransport
 from aksmcp_server.bridge.fast import plain_modern_meta
 from conftest import RunningServer
@@ -269,3 +273,85 @@ async def test_coalescing_transport_sends_a_response_as_one_write() -> None:
     finally:
         transport.close()
         peer.close()
+
+
+# ------------------------------------------------------------------ batched writes to the child --
+
+# A raw stdio child that answers every request with the ids of the requests that came in the same read().
+_READS_CHILD = """
+import json, os, sys
+pending = b""
+while chunk := os.read(0, 1 << 22):
+    pending += chunk
+    *lines, pending = pending.split(b"\\n")
+    messages = [json.loads(line) for line in lines if line.strip()]
+    together = [m["id"] for m in messages if "id" in m]
+    for m in messages:
+        if "id" not in m:
+            continue
+        if m["method"] == "initialize":
+            result = {"protocolVersion": m["params"]["protocolVersion"], "capabilities": {},
+                      "serverInfo": {"name": "reads", "version": "0"}}
+        else:
+            result = {"together": together, "size": len(json.dumps(m["params"]))}
+        sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": m["id"], "result": result}) + "\\n")
+        sys.stdout.flush()
+"""
+
+
+async def _reads_child() -> Child:
+    child = Child([sys.executable, "-c", _READS_CHILD], label="reads", on_message=lambda _child, _message: None)
+    await child.start({}, {"name": "test", "version": "0"}, timeout=30)
+    return child
+
+
+async def test_requests_of_one_loop_turn_reach_the_child_in_one_write() -> None:
+    child = await _reads_child()
+    try:
+        begun = [child.begin({"jsonrpc": "2.0", "id": f"c{n}", "method": "tools/list", "params": {}}) for n in range(3)]
+        async with asyncio.timeout(30):
+            answers = [await future for _, future in begun]
+        child_ids = [child_id for child_id, _ in begun]
+        for answer in answers:
+            assert set(child_ids) <= set(answer["result"]["together"])  # one read() carried all three
+        # Each answer is still its own request's (the child saw bridge ids; the caller maps them back).
+        assert [answer["id"] for answer in answers] == child_ids
+        # A request sent in a later turn travels on its own.
+        later_id, later = child.begin({"jsonrpc": "2.0", "id": "later", "method": "tools/list", "params": {}})
+        async with asyncio.timeout(30):
+            assert (await later)["result"]["together"] == [later_id]
+    finally:
+        await child.close(grace=5)
+
+
+async def test_a_request_larger_than_the_pipe_is_written_whole_without_blocking_the_loop() -> None:
+    child = await _reads_child()
+    try:
+        big = {"name": "x", "arguments": {"blob": "z" * (3 << 20)}}  # the pipe holds 64 KiB
+        big_id, big_answer = child.begin({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": big})
+        small_id, small_answer = child.begin({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}})
+        ticks = 0
+        while not big_answer.done():  # the loop keeps turning while the pipe drains
+            ticks += 1
+            await asyncio.sleep(0.001)
+            assert ticks < 30_000, "no answer within 30 s"
+        assert ticks > 0
+        assert big_answer.result()["result"]["size"] == len(json.dumps(big))
+        async with asyncio.timeout(30):
+            assert (await small_answer)["id"] == small_id
+        assert big_answer.result()["id"] == big_id
+    finally:
+        await child.close(grace=5)
+
+
+async def test_a_child_that_is_gone_fails_later_requests_at_once() -> None:
+    child = await _reads_child()
+    try:
+        assert child.proc is not None
+        child.proc.kill()
+        async with asyncio.timeout(30):
+            await child.exited.wait()
+        with pytest.raises(ChildExited):
+            child.begin({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})
+    finally:
+        await child.close(grace=5)
