@@ -1,7 +1,7 @@
 """Benchmark: tools/call through stdio→HTTP bridges vs. straight to the stdio server, both revisions.
 
     .venv/bin/python bench/bridge.py [--requests N] [--concurrency 1,8] [--eras modern,legacy]
-                                     [--only direct,aksmcp,mcp-proxy,supergateway] [--rounds N]
+                                     [--only direct,floor,aksmcp,mcp-proxy,supergateway] [--rounds N]
                                      [--pin CHILD_CPUS:OTHER_CPUS]
 
 The child is the same everywhere: `mcp-server-time` (PyPI, from .tools/bin), tool `get_current_time`.
@@ -10,6 +10,9 @@ The child is the same everywhere: `mcp-server-time` (PyPI, from .tools/bin), too
                 at concurrency N, N requests are outstanding on the one pipe.
 - aksmcp:       `aksmcp-server bridge -- mcp-server-time` (modern: the shared child; legacy: one session,
                 its own child).
+- floor:        bench/bridge_floor.py, the least a bridge can do (raw HTTP, id remap, no checks): the cost of
+                the extra process and hops alone, so aksmcp's shortfall can be split into its own work
+                (floor → aksmcp) and what no bridge on this machine avoids (direct → floor); legacy only.
 - mcp-proxy:    `mcp-proxy --port P -- mcp-server-time` (sparfenyuk, PyPI).
 - supergateway: `supergateway --stdio mcp-server-time --outputTransport streamableHttp --stateful` (npm).
 HTTP load comes from bench/server.py's minimal keep-alive client (N connections); answers are checked
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -251,6 +255,8 @@ def start_bridge(name: str, port: int, workspace: Path) -> tuple[subprocess.Pope
         argv = [sys.executable, "-m", "aksmcp_server", "bridge", "--port", str(port), "--workspace", str(workspace)]
         argv += ["--", *child]
         env["AKSMCP_LOG_LEVEL"] = os.environ.get("BENCH_LOG_LEVEL", "INFO")
+    elif name == "floor":
+        argv = [sys.executable, str(ROOT / "bench" / "bridge_floor.py"), str(port), "--", *child]
     elif name == "mcp-proxy":
         argv = [tool("mcp-proxy"), "--host", "127.0.0.1", "--port", str(port), "--", *child]
     elif name == "supergateway":
@@ -334,6 +340,8 @@ async def run_http(target: str, url: str, era: str, concurrency: int, total: int
     finally:
         for conn in connections:
             conn.close()
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await bench_server.end_legacy_session(host, int(port), path, headers)
     cell = summarise(target, era, concurrency, latencies, errors, elapsed)
     if cpu_before is not None and cpu_after is not None and latencies:
         cell.bridge_cpu_us_per_call = per_call_us(cpu_before, cpu_after, len(latencies))
@@ -384,7 +392,7 @@ def goals(cells: list[Cell]) -> list[dict[str, Any]]:
     rounds = sorted({c.round for c in cells})
     out = []
     for era in ("modern", "legacy"):
-        for target in ("aksmcp", "mcp-proxy", "supergateway"):
+        for target in ("aksmcp", "floor", "mcp-proxy", "supergateway"):
             shares: list[float] = []
             added: list[float] = []
             for n in rounds:
@@ -424,6 +432,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 for era in eras:
                     for concurrency in concurrencies:
                         for target in targets:
+                            if target == "floor" and era == "modern":
+                                continue  # it does no translation: a 2025-11-25 yardstick only
                             if target == "direct":
                                 cell = await run_direct(era, concurrency, args.requests)
                             else:
@@ -479,7 +489,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="tool calls per cell (default 2000)")
     parser.add_argument("--concurrency", default="1,8", help="comma list (default 1,8)")
     parser.add_argument("--eras", default="modern,legacy", help="modern (2026-07-28), legacy (2025-11-25)")
-    parser.add_argument("--only", default="direct,aksmcp,mcp-proxy,supergateway", help="comma list of targets")
+    parser.add_argument("--only", default="direct,floor,aksmcp,mcp-proxy,supergateway", help="comma list of targets")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every comparison N times (default 1)")
     parser.add_argument(
         "--pin", metavar="CHILD:OTHERS", help="CPU lists, e.g. 0:1: stdio children on CPU 0, everything else on 1"

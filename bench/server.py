@@ -183,8 +183,8 @@ class Connection:
         self.writer.close()
 
 
-def raw_post(host_port: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
-    head = [f"POST {path} HTTP/1.1", f"Host: {host_port}", f"Content-Length: {len(body)}"]
+def raw_post(host_port: str, path: str, headers: dict[str, str], body: bytes, method: str = "POST") -> bytes:
+    head = [f"{method} {path} HTTP/1.1", f"Host: {host_port}", f"Content-Length: {len(body)}"]
     head += [f"{k}: {v}" for k, v in headers.items()]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
@@ -219,6 +219,18 @@ async def legacy_session_headers(host: str, port: int, path: str) -> dict[str, s
         note = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode()
         await conn.request(raw_post(f"{host}:{port}", path, out, note))
         return out
+    finally:
+        conn.close()
+
+
+async def end_legacy_session(host: str, port: int, path: str, headers: dict[str, str]) -> None:
+    """DELETE a 2025-11-25 session when a cell is done: a bridge gives each session a child from a bounded
+    pool, so sessions left open would fill it after a few rounds."""
+    if "Mcp-Session-Id" not in headers:
+        return
+    conn = await Connection.open(host, port)
+    try:
+        await conn.request(raw_post(f"{host}:{port}", path, headers, b"", method="DELETE"))
     finally:
         conn.close()
 
