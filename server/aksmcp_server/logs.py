@@ -13,6 +13,7 @@ call caused, across replicas.
 from __future__ import annotations
 
 import contextvars
+import io
 import json
 import logging
 import re
@@ -156,10 +157,29 @@ def flush_access_log() -> None:
         _access_stream.flush()
 
 
+def _access_writer(stream: TextIO) -> TextIO:
+    """Where access lines go: `stream`, or, when it writes through (PYTHONUNBUFFERED=1, which the image
+    sets so that other log lines are never held back), a buffered writer on the same file descriptor.
+
+    Through a write-through stream every request cost a write() syscall and, in a pod, a wake-up of the
+    container runtime's log reader. Lines stay whole (each is far smaller than the buffer, and only the
+    event loop's thread writes them); they leave on `flush_access_log`, a few times a second and at
+    shutdown, so they may trail other log lines by that much (each carries its own timestamp).
+    """
+    if not getattr(stream, "write_through", False):
+        return stream
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return stream
+    return open(fd, "w", buffering=1 << 16, encoding="utf-8", closefd=False)
+
+
 def configure_logging(level: str, stream: TextIO | None = None) -> None:
     """Send every logger (ours, the SDK's, uvicorn's) through one JSON-lines handler."""
     global _access_stream
-    _access_stream = (stream or sys.stdout) if logging.getLevelName(level) <= logging.INFO else None
+    flush_access_log()  # what an earlier configuration still holds
+    _access_stream = _access_writer(stream or sys.stdout) if logging.getLevelName(level) <= logging.INFO else None
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonLinesFormatter())
     root = logging.getLogger()
