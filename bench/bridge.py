@@ -340,8 +340,8 @@ async def run_http(target: str, url: str, era: str, concurrency: int, total: int
     finally:
         for conn in connections:
             conn.close()
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-            await bench_server.end_legacy_session(host, int(port), path, headers)
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError, ValueError, TimeoutError):
+            await asyncio.wait_for(bench_server.end_legacy_session(host, int(port), path, headers), 5.0)
     cell = summarise(target, era, concurrency, latencies, errors, elapsed)
     if cpu_before is not None and cpu_after is not None and latencies:
         cell.bridge_cpu_us_per_call = per_call_us(cpu_before, cpu_after, len(latencies))
