@@ -6,14 +6,28 @@ the body. Under bench/bridge.py that was the largest single cost left in the bri
 first send woke the client, which took the CPU before the body was written (server/README.md "How
 fast"). Here writes are held until the response is complete (or, for a stream of SSE events, until
 the current event-loop step ends) and then go out as one write; nothing is reordered or dropped.
+
+It also lets the app answer a plain POST to /mcp without uvicorn's per-request machinery (a Task, an
+ASGI scope, receive/send messages): the body of such a POST is held until it is complete and offered to
+the app's `serve_plain` (bridge.plain), which answers it through a `PlainExchange` written straight to
+the transport from the parser's and the child's callbacks. What the app declines, and every other
+request, is handed to uvicorn exactly as if it had just been parsed. The exchange stands in uvicorn's
+`cycle` slot, so pipelining, keep-alive, shutdown and a lost connection work as for any request.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+# A larger body is handed to uvicorn from its first byte over: a big request is not the common case,
+# and uvicorn's own flow control then applies to it.
+PLAIN_BODY_LIMIT = 256 * 1024
+_MCP_TARGETS = frozenset({b"/mcp", b"/mcp/"})
+_CHUNKED = (b"transfer-encoding", b"chunked")
 
 
 class CoalescingTransport:
@@ -57,11 +71,146 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+class _NoWaiter:
+    """uvicorn sets `cycle.message_event` when the connection is lost; a plain exchange has no reader."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        pass
+
+
+_NO_WAITER = _NoWaiter()
+
+
+class PlainExchange:
+    """One response written straight to the transport: whole (`respond`) or as a chunked stream (`start`,
+    `chunk`, `end`). It sits in the protocol's `cycle` slot, so it has the fields uvicorn reads there."""
+
+    __slots__ = ("_protocol", "_streaming", "disconnected", "keep_alive", "message_event", "response_complete")
+
+    def __init__(self, protocol: CoalescingHttpToolsProtocol) -> None:
+        self._protocol = protocol
+        self._streaming = False
+        self.response_complete = False
+        self.disconnected = False  # set by uvicorn when the client goes away; writes are dropped then
+        self.keep_alive = True  # cleared by uvicorn's graceful shutdown: the connection closes after this
+        self.message_event = _NO_WAITER
+
+    @property
+    def streaming(self) -> bool:
+        return self._streaming
+
+    def _head(self, status: int, headers: list[tuple[bytes, bytes]]) -> list[bytes]:
+        parts = [STATUS_LINE[status]]
+        for name, value in self._protocol.server_state.default_headers:
+            parts += (name, b": ", value, b"\r\n")
+        for name, value in headers:
+            parts += (name, b": ", value, b"\r\n")
+        if not self.keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        return parts
+
+    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        """The whole response; `headers` must not hold content-length (it is added here)."""
+        if self.response_complete:
+            return
+        if not self.disconnected:
+            parts = self._head(status, [*headers, (b"content-length", b"%d" % len(body))])
+            parts.append(body)
+            self._protocol.transport.write(b"".join(parts))
+        self._complete()
+
+    def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        """Begin a streamed (chunked) response."""
+        self._streaming = True
+        if not self.disconnected:
+            self._protocol.transport.write(b"".join(self._head(status, [*headers, _CHUNKED])))
+
+    def chunk(self, data: bytes) -> None:
+        if data and not self.disconnected and not self.response_complete:
+            self._protocol.transport.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def end(self) -> None:
+        if self.response_complete:
+            return
+        if not self.disconnected:
+            self._protocol.transport.write(b"0\r\n\r\n")
+        self._complete()
+
+    def _complete(self) -> None:
+        self.response_complete = True
+        protocol = self._protocol
+        if not self.keep_alive and not protocol.transport.is_closing():
+            protocol.transport.close()
+        protocol.on_response_complete()
+
+
+PlainServer = Callable[[PlainExchange, str, list[tuple[bytes, bytes]], bytes, tuple[str, int] | None], bool]
+"""The app's `serve_plain(exchange, path, headers, body, client)`: True when it took the request (it will
+answer through the exchange), False to have uvicorn run the app on it as usual."""
+
+
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """Pass as uvicorn's `http` protocol class."""
 
+    _serve_plain: PlainServer | None = None
+    _plain_body: bytearray | None = None  # the body of a POST /mcp being held for `serve_plain`
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        # uvicorn wraps the app in middleware for some settings; then there is no plain path to take.
+        self._serve_plain = getattr(self.app, "serve_plain", None)
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        if (
+            self._serve_plain is not None
+            and self.url in _MCP_TARGETS  # exactly /mcp: no query string, nothing to decode
+            and parser.get_method() == b"POST"
+            and parser.get_http_version() == "1.1"
+            and parser.should_keep_alive()
+            and not parser.should_upgrade()
+            and not self.expect_100_continue
+            and (self.cycle is None or self.cycle.response_complete)  # else uvicorn queues it (pipelining)
+        ):
+            self._plain_body = bytearray()
+            return
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        held = self._plain_body
+        if held is None:
+            super().on_body(body)
+            return
+        held += body
+        if len(held) > PLAIN_BODY_LIMIT:
+            self._plain_body = None
+            self._to_uvicorn(held)
+
+    def on_message_complete(self) -> None:
+        held = self._plain_body
+        if held is None:
+            super().on_message_complete()
+            return
+        self._plain_body = None
+        assert self._serve_plain is not None
+        previous = self.cycle
+        exchange = PlainExchange(self)
+        # In the slot before the app sees it: the app may answer at once (which ends the exchange).
+        self.cycle = exchange  # type: ignore[assignment]
+        if self._serve_plain(exchange, self.url.decode("ascii"), self.headers, bytes(held), self.client):
+            return
+        self.cycle = previous
+        self._to_uvicorn(held)
+        super().on_message_complete()
+
+    def _to_uvicorn(self, held: bytearray) -> None:
+        """Replay the held request's callbacks, as uvicorn would have run them (the parser is unchanged)."""
+        super().on_headers_complete()
+        if held:
+            super().on_body(bytes(held))
 
     def on_response_complete(self) -> None:
         # The whole response is buffered by now: head and body leave in one send().

@@ -37,49 +37,34 @@ from starlette.types import Message, Receive, Scope, Send
 
 from ..auth import Authenticator, AuthFailure
 from ..fastpath import HostGuard
-from ..http_app import JSON_HEADERS, MCP_PATHS, PRM_PREFIX, RequestBasics, ServingState, respond
-from ..logs import ACCESS_FLUSH_SECONDS, flush_access_log, request_id_var, write_access_line
+from ..http_app import JSON_HEADERS, MCP_PATHS, PRM_PREFIX, ServingState, respond
+from ..logs import ACCESS_FLUSH_SECONDS, flush_access_log, request_id_var
 from ..metrics import CONTENT_TYPE_LATEST, Metrics, error_codes_in
 from ..security import origin_allowed
 from .child import CANCELLED_BY_CLIENT, Child, ChildError, ChildExited, dumps_line, loads, obj
 from .fast import LazyDisconnectWatch, plain_modern_meta
 from .modern import SERVER_INFO_KEY, stamp_modern_answer
 from .mrtr import LeasePool, wants_lease
+from .plain import PlainLegacyServing
+from .replies import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    POOL_FULL,
+    SSE_HEADERS,
+    accepts_sse,
+    child_failure,
+    rpc_error,
+    sse_event,
+)
 from .sessions import ChildPool, LegacySession, Listener, PoolFull
 
 logger = logging.getLogger("aksmcp_server.bridge.http")
 
 SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
-_SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 # Methods the 2026-07-28 revision removed; a modern client gets "method not found" as from a modern server.
 _NOT_MODERN = frozenset({"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
 _ROUTING = ("mcp-protocol-version", "mcp-method", "mcp-name")
 KEEPALIVE_SECONDS = 15.0
-INTERNAL_ERROR = -32603
-INVALID_REQUEST = -32600
-PARSE_ERROR = -32700
-POOL_FULL = -32000  # the implementation-defined range; the message says what happened and what to do
-
-
-def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if data is not None:
-        error["data"] = data
-    return {"jsonrpc": "2.0", "id": request_id, "error": error}
-
-
-def _child_failure(request_id: Any, exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, ChildExited):
-        data: dict[str, Any] = {"exitStatus": exc.status}
-        if exc.stderr_tail:
-            data["stderr"] = exc.stderr_tail[-5:]
-        return _error(request_id, INTERNAL_ERROR, f"{exc}; it is being restarted", data)
-    return _error(request_id, INTERNAL_ERROR, f"the MCP server is unavailable: {exc}")
-
-
-def _accepts_sse(headers: dict[bytes, bytes]) -> bool:
-    accept = headers.get(b"accept")
-    return accept is not None and b"text/event-stream" in accept
 
 
 class _Reply:
@@ -107,11 +92,13 @@ class _Reply:
     async def event(self, message: dict[str, Any], more: bool = True) -> None:
         if not self.started:
             self.started = True
-            await self.send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *self.extra_headers]})
+            await self.send(
+                {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.extra_headers]}
+            )
         await self.send(
             {
                 "type": "http.response.body",
-                "body": b"event: message\ndata: " + dumps_line(message)[:-1] + b"\n\n",
+                "body": sse_event(message),
                 "more_body": more,
             }
         )
@@ -123,7 +110,9 @@ class _Reply:
                 await self.send({"type": "http.response.body", "body": b""})
                 return
             self.started = True
-            await self.send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *self.extra_headers]})
+            await self.send(
+                {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.extra_headers]}
+            )
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def final(self, message: dict[str, Any], status: int = 200) -> None:
@@ -152,7 +141,7 @@ async def _wait_disconnect(receive: Receive) -> None:
         pass
 
 
-class BridgeApp(RequestBasics):
+class BridgeApp(PlainLegacyServing):
     def __init__(
         self,
         pool: ChildPool,
@@ -288,14 +277,14 @@ class BridgeApp(RequestBasics):
                     message = loads(body)
                 except ValueError:
                     await _respond_json(
-                        send_observed, 400, _error(None, PARSE_ERROR, "Parse error: the body is not JSON")
+                        send_observed, 400, rpc_error(None, PARSE_ERROR, "Parse error: the body is not JSON")
                     )
                     return
                 if type(message) is not dict or message.get("jsonrpc") != "2.0":
                     await _respond_json(
                         send_observed,
                         400,
-                        _error(None, INVALID_REQUEST, "Invalid request: one JSON-RPC 2.0 object per POST"),
+                        rpc_error(None, INVALID_REQUEST, "Invalid request: one JSON-RPC 2.0 object per POST"),
                     )
                     return
                 method = message.get("method")
@@ -327,21 +316,16 @@ class BridgeApp(RequestBasics):
         finally:
             if user_token is not None:
                 auth_context_var.reset(user_token)
-            if counted:
-                self.state.in_flight_calls -= 1
-            metrics.count_http(http_method, status)
-            if self.access_log:
-                write_access_line(
-                    {
-                        "request_id": request_id,
-                        "http_method": http_method,
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        "mcp_method": (mcp_method or "")[:64] or None,
-                        "client": (scope.get("client") or ("", 0))[0],
-                    }
-                )
+            self._request_done(
+                http_method=http_method,
+                path=scope["path"],
+                status=status,
+                started=started,
+                request_id=request_id,
+                mcp_method=mcp_method,
+                client=scope.get("client"),
+                counted=counted,
+            )
             request_id_var.reset(rid_token)
 
     # ------------------------------------------------------------------ forwarding --
@@ -376,9 +360,8 @@ class BridgeApp(RequestBasics):
         try:
             child_id, future = child.begin(message, reply.sink if use_queue else None)
         except ChildExited as exc:
-            if tool is not None:
-                self.metrics.record_tool_call(tool, "protocol_error", time.perf_counter() - started)
-            return _child_failure(client_id, exc)
+            self._account_answer(method, tool, None, started)
+            return child_failure(client_id, exc)
         if use_queue and session is not None:
             session.post_sinks.append(reply.sink)
         # 2026-07-28: closing the response stream is the cancellation, so watch for it. 2025-11-25:
@@ -412,7 +395,7 @@ class BridgeApp(RequestBasics):
                         return None
                     answer["id"] = client_id
                 except ChildExited as exc:
-                    answer = _child_failure(client_id, exc)
+                    answer = child_failure(client_id, exc)
                 child.finish(child_id)
             else:
                 child.finish(child_id, cancelled=True)
@@ -423,13 +406,7 @@ class BridgeApp(RequestBasics):
             if use_queue and session is not None:
                 with contextlib.suppress(ValueError):
                     session.post_sinks.remove(reply.sink)
-            if tool is not None:
-                outcome = "protocol_error"
-                if answer is not None and "result" in answer:
-                    outcome = "tool_error" if (answer["result"] or {}).get("isError") else "ok"
-                self.metrics.record_tool_call(tool, outcome, time.perf_counter() - started)
-        if answer is not None and method == "tools/list" and "result" in answer:
-            self.pool.note_tools(answer["result"])
+            self._account_answer(method, tool, answer, started)
         return answer
 
     # ------------------------------------------------------------------ 2026-07-28 --
@@ -448,7 +425,7 @@ class BridgeApp(RequestBasics):
             if len(raw) != len(headers) and (
                 repeated := find_duplicated_routing_header((k.decode("latin-1"), "") for k, _ in raw)
             ):
-                await _respond_json(send, 400, _error(request_id, -32020, f"{repeated} header given more than once"))
+                await _respond_json(send, 400, rpc_error(request_id, -32020, f"{repeated} header given more than once"))
                 return
             routing = {
                 name: value.decode("latin-1") for name in _ROUTING if (value := headers.get(name.encode())) is not None
@@ -458,17 +435,17 @@ class BridgeApp(RequestBasics):
                 await _respond_json(
                     send,
                     ERROR_CODE_HTTP_STATUS.get(verdict.code, 400),
-                    _error(request_id, verdict.code, verdict.message, verdict.data),
+                    rpc_error(request_id, verdict.code, verdict.message, verdict.data),
                 )
                 return
         method = message["method"]
         if method in _NOT_MODERN:
-            await _respond_json(send, 404, _error(request_id, -32601, f"Method not found: {method}"))
+            await _respond_json(send, 404, rpc_error(request_id, -32601, f"Method not found: {method}"))
             return
         try:
             child = await self.pool.shared_child()
         except ChildError as exc:
-            await _respond_json(send, 503, _child_failure(request_id, exc), [(b"retry-after", b"5")])
+            await _respond_json(send, 503, child_failure(request_id, exc), [(b"retry-after", b"5")])
             return
         server_info = child.init_result.get("serverInfo") or {}
         if method == "server/discover":
@@ -489,9 +466,9 @@ class BridgeApp(RequestBasics):
             return
         if not child.modern and wants_lease(message.get("params")):
             # Sampling, elicitation, roots or a logLevel: the call gets a child of its own (bridge.mrtr).
-            await self.leases.serve(message, _Reply(send, [], _accepts_sse(headers)), receive, server_info)
+            await self.leases.serve(message, _Reply(send, [], accepts_sse(headers)), receive, server_info)
             return
-        reply = _Reply(send, [], _accepts_sse(headers))
+        reply = _Reply(send, [], accepts_sse(headers))
         answer = await self._forward(child, message, reply, receive, None)
         if answer is None:
             return
@@ -514,7 +491,7 @@ class BridgeApp(RequestBasics):
         try:
             await self.pool.add_listener(listener)
         except (ChildError, ChildExited) as exc:
-            await _respond_json(send, 503, _child_failure(message["id"], exc))
+            await _respond_json(send, 503, child_failure(message["id"], exc))
             return
         try:
             ack_params: dict[str, Any] = {"_meta": {SUBSCRIPTION_ID_KEY: message["id"]}, "notifications": wanted}
@@ -553,16 +530,16 @@ class BridgeApp(RequestBasics):
             return
         if not session_id:
             await _respond_json(
-                send, 400, _error(message.get("id"), INVALID_REQUEST, "Bad Request: Missing session ID")
+                send, 400, rpc_error(message.get("id"), INVALID_REQUEST, "Bad Request: Missing session ID")
             )
             return
         session = self.pool.get_session(session_id)
         if session is None:
-            await _respond_json(send, 404, _error(message.get("id"), INVALID_REQUEST, "Session not found"))
+            await _respond_json(send, 404, rpc_error(message.get("id"), INVALID_REQUEST, "Session not found"))
             return
         if version and version not in HANDSHAKE_PROTOCOL_VERSIONS:
             await _respond_json(
-                send, 400, _error(message.get("id"), INVALID_REQUEST, f"Unsupported protocol version: {version}")
+                send, 400, rpc_error(message.get("id"), INVALID_REQUEST, f"Unsupported protocol version: {version}")
             )
             return
         session.touch()
@@ -591,9 +568,9 @@ class BridgeApp(RequestBasics):
             try:
                 child = await self.pool.session_child(session)
             except ChildError as exc:
-                await _respond_json(send, 503, _child_failure(message["id"], exc))
+                await _respond_json(send, 503, child_failure(message["id"], exc))
                 return
-            reply = _Reply(send, [], _accepts_sse(headers))
+            reply = _Reply(send, [], accepts_sse(headers))
             answer = await self._forward(child, message, reply, receive, session)
             if answer is not None:
                 await reply.final(answer)
@@ -610,7 +587,7 @@ class BridgeApp(RequestBasics):
         request_id = message["id"]
         if has_session:
             await _respond_json(
-                send, 400, _error(request_id, INVALID_REQUEST, "Bad Request: the session is already initialized")
+                send, 400, rpc_error(request_id, INVALID_REQUEST, "Bad Request: the session is already initialized")
             )
             return
         params = obj(message.get("params"))
@@ -622,11 +599,11 @@ class BridgeApp(RequestBasics):
             session = await self.pool.open_session(capabilities, client_info, negotiated)
         except PoolFull as exc:
             await _respond_json(
-                send, 503, _error(request_id, POOL_FULL, str(exc), {"poolSize": exc.size}), [(b"retry-after", b"5")]
+                send, 503, rpc_error(request_id, POOL_FULL, str(exc), {"poolSize": exc.size}), [(b"retry-after", b"5")]
             )
             return
         except ChildError as exc:
-            await _respond_json(send, 503, _child_failure(request_id, exc), [(b"retry-after", b"5")])
+            await _respond_json(send, 503, child_failure(request_id, exc), [(b"retry-after", b"5")])
             return
         assert session.child is not None
         init = session.child.init_result
@@ -648,10 +625,12 @@ class BridgeApp(RequestBasics):
         session = self.pool.get_session(headers.get(b"mcp-session-id", b"").decode("latin-1"))
         if session is None:
             await _respond_json(
-                send, 404 if headers.get(b"mcp-session-id") else 400, _error(None, INVALID_REQUEST, "Session not found")
+                send,
+                404 if headers.get(b"mcp-session-id") else 400,
+                rpc_error(None, INVALID_REQUEST, "Session not found"),
             )
             return
-        if not _accepts_sse(headers):
+        if not accepts_sse(headers):
             await respond(send, 406, b'{"error":"GET needs Accept: text/event-stream"}')
             return
         if session.get_stream is not None:
@@ -663,7 +642,7 @@ class BridgeApp(RequestBasics):
         session.backlog.clear()
         session.get_stream = queue
         reply = _Reply(send, [], True)
-        await send({"type": "http.response.start", "status": 200, "headers": _SSE})
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         reply.started = True
         watcher = asyncio.ensure_future(_wait_disconnect(receive))
         try:
@@ -692,7 +671,7 @@ class BridgeApp(RequestBasics):
         if await self.pool.close_session(session_id, "closed by the client"):
             await respond(send, 200, b"")
         else:
-            await _respond_json(send, 404, _error(None, INVALID_REQUEST, "Session not found"))
+            await _respond_json(send, 404, rpc_error(None, INVALID_REQUEST, "Session not found"))
 
 
 async def _flush_logs_periodically() -> None:
