@@ -150,6 +150,7 @@ class _PlainCall:
         "child_id",
         "client",
         "client_id",
+        "counted",
         "exchange",
         "headers",
         "message",
@@ -192,12 +193,22 @@ class _PlainCall:
         self.sse_allowed = accepts_sse(headers)
         self.use_sink = False
         self.tool: str | None = None
+        self.counted = False  # in the in-flight counts, until `_done`
 
     def begin(self) -> None:
+        self.app.state.in_flight_calls += 1
+        self.session.in_flight += 1
+        self.session.touch()
+        self.counted = True
+        try:
+            self._send_to_child()
+        except Exception:
+            # As in `answered`: the client gets a 500 rather than a hang, and the call stops counting.
+            logger.exception("unhandled error serving /mcp", extra={"request_id": self.request_id})
+            self._done()
+
+    def _send_to_child(self) -> None:
         app, session, message, child = self.app, self.session, self.message, self.child
-        app.state.in_flight_calls += 1
-        session.in_flight += 1
-        session.touch()
         length = self.headers.get(b"content-length")
         if length is not None and length.isdigit():
             app.metrics.record_request_bytes(int(length))
@@ -284,22 +295,27 @@ class _PlainCall:
         self.exchange.respond(status, [*headers, (b"x-request-id", self.request_id.encode())], body)
 
     def _done(self) -> None:
+        if not self.counted:
+            return
+        self.counted = False
         exchange = self.exchange
-        if not exchange.response_complete:  # only after an error: the answer was not written
-            if exchange.streaming:
-                exchange.end()
-            else:
-                self._write_whole(500, JSON_HEADERS, _INTERNAL_ERROR_BODY)
-        session = self.session
-        session.in_flight -= 1
-        session.touch()
-        self.app._request_done(
-            http_method="POST",
-            path=self.path,
-            status=self.status,
-            started=self.started,
-            request_id=self.request_id,
-            mcp_method=self.method,
-            client=self.client,
-            counted=True,
-        )
+        try:
+            if not exchange.response_complete:  # only after an error: the answer was not written
+                if exchange.streaming:
+                    exchange.end()
+                else:
+                    self._write_whole(500, JSON_HEADERS, _INTERNAL_ERROR_BODY)
+        finally:
+            session = self.session
+            session.in_flight -= 1
+            session.touch()
+            self.app._request_done(
+                http_method="POST",
+                path=self.path,
+                status=self.status,
+                started=self.started,
+                request_id=self.request_id,
+                mcp_method=self.method,
+                client=self.client,
+                counted=True,
+            )
