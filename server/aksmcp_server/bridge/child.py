@@ -366,7 +366,7 @@ class Child:
         child_id = self._next_id
         self._next_id = child_id + 1
         message["id"] = child_id
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         pending = _Pending(future, sink, client_id)
         params = message.get("params")
         if type(params) is dict:
