@@ -14,7 +14,7 @@ import json
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,10 @@ from conftest import API_KEY, RunningServer
 from test_bridge import CHILD_COMMAND, _start_bridge, metric
 
 LEGACY = "2025-11-25"
+PREVIOUS_KEY = "previous-key-0123456789abcdef"
 FAST = "mcp_fast_path_calls_total"
 TIMEOUT_S = 20.0
+OpenSession = Callable[..., dict[str, str]]
 
 
 class Response:
@@ -135,9 +137,9 @@ def text_of(answer: dict[str, Any]) -> str:
     return "".join(c["text"] for c in answer["result"]["content"] if c["type"] == "text")
 
 
-def open_session(server: RunningServer) -> dict[str, str]:
+def open_session(server: RunningServer, key: str = API_KEY) -> dict[str, str]:
     """The headers of a new 2025-11-25 session's requests (the handshake goes through the ASGI path)."""
-    auth = {"Authorization": f"Bearer {API_KEY}"}
+    auth = {"Authorization": f"Bearer {key}"}
     raw = Raw(server)
     try:
         params = {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}
@@ -151,11 +153,17 @@ def open_session(server: RunningServer) -> dict[str, str]:
 
 
 def start(workspace: Path, tmp_path: Path, env: dict[str, str] | None = None) -> RunningServer:
-    key_file = tmp_path / "api-key"
+    """A bridge taking API_KEY, and PREVIOUS_KEY as the key a rotation is retiring."""
+    key_file, previous_file = tmp_path / "api-key", tmp_path / "previous-api-key"
     key_file.write_text(API_KEY)
-    key_file.chmod(0o600)
+    previous_file.write_text(PREVIOUS_KEY)
+    for path in (key_file, previous_file):
+        path.chmod(0o600)
     return _start_bridge(
-        workspace, CHILD_COMMAND, ["--auth", "apikey", "--api-key-file", str(key_file), "--pool-size", "8"], env
+        workspace,
+        CHILD_COMMAND,
+        ["--auth", "apikey", "--api-key-file", str(key_file), "--pool-size", "8"],
+        {"AKSMCP_API_KEY_PREVIOUS_FILE": str(previous_file), **(env or {})},
     )
 
 
@@ -174,12 +182,33 @@ def raw(bridge: RunningServer) -> Iterator[Raw]:
     connection.close()
 
 
+@pytest.fixture
+def session(bridge: RunningServer) -> Iterator[OpenSession]:
+    """Opens 2025-11-25 sessions on the shared bridge (`session(key=...)`) and ends them afterwards, so
+    the tests never fill its pool."""
+    opened: list[dict[str, str]] = []
+
+    def open_one(key: str = API_KEY) -> dict[str, str]:
+        opened.append(open_session(bridge, key))
+        return opened[-1]
+
+    yield open_one
+    closer = Raw(bridge)
+    try:
+        for headers in opened:
+            closer.send(f"DELETE /mcp HTTP/1.1\r\nHost: {closer.host_port}\r\n".encode())
+            closer.send("".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + b"\r\n")
+            closer.read()  # 200, or 404 for a session a test has ended itself
+    finally:
+        closer.close()
+
+
 def fast_calls(server: RunningServer) -> float:
     return metric(server, FAST)
 
 
-def test_the_plain_path_answers_as_the_asgi_path_does(bridge: RunningServer, raw: Raw) -> None:
-    headers = open_session(bridge)
+def test_the_plain_path_answers_as_the_asgi_path_does(bridge: RunningServer, raw: Raw, session: OpenSession) -> None:
+    headers = session()
     before = fast_calls(bridge)
     plain = raw.call(echo("héllo", "str-id"), headers)
     assert fast_calls(bridge) == before + 1
@@ -203,8 +232,10 @@ def test_the_plain_path_answers_as_the_asgi_path_does(bridge: RunningServer, raw
     assert record["mcp_method"] == "tools/call" and record["path"] == "/mcp" and record["status"] == 200
 
 
-def test_what_the_plain_path_declines_gets_the_asgi_paths_answer(bridge: RunningServer, raw: Raw) -> None:
-    headers = open_session(bridge)
+def test_what_the_plain_path_declines_gets_the_asgi_paths_answer(
+    bridge: RunningServer, raw: Raw, session: OpenSession
+) -> None:
+    headers = session()
     auth_only = {"Authorization": headers["Authorization"]}
     before = fast_calls(bridge)
     cases: list[tuple[dict[str, Any], dict[str, Any], int]] = [
@@ -229,8 +260,31 @@ def test_what_the_plain_path_declines_gets_the_asgi_paths_answer(bridge: Running
     assert metric(bridge, "mcp_http_requests_in_flight") == 0
 
 
-def test_a_body_over_the_plain_limit_is_streamed_to_uvicorn(bridge: RunningServer, raw: Raw) -> None:
-    headers = open_session(bridge)
+def test_a_session_answers_only_the_credential_that_opened_it(
+    bridge: RunningServer, raw: Raw, session: OpenSession
+) -> None:
+    # Both keys are valid (a rotation in progress), and each is its own principal, as in the reference
+    # server: a session opened with one is not found with the other, on either path, nor by GET or DELETE.
+    mine = session(PREVIOUS_KEY)
+    theirs = {**mine, "Authorization": f"Bearer {API_KEY}"}
+    before = fast_calls(bridge)
+    refused = raw.call(echo("not yours"), theirs)
+    assert refused.status == 404 and refused.json()["error"]["message"] == "Session not found"
+    assert fast_calls(bridge) == before
+    for method in ("GET", "DELETE"):
+        raw.send(f"{method} /mcp HTTP/1.1\r\nHost: {raw.host_port}\r\nAccept: text/event-stream\r\n".encode())
+        raw.send("".join(f"{k}: {v}\r\n" for k, v in theirs.items()).encode() + b"\r\n")
+        assert raw.read().status == 404, method
+    answer = raw.call(echo("mine"), mine)
+    assert answer.status == 200 and text_of(answer.json()) == "mine"
+    assert fast_calls(bridge) == before + 1
+    bridge.wait_for_log(lambda e: str(e.get("msg", "")).startswith("refused a request for a session"))
+
+
+def test_a_body_over_the_plain_limit_is_streamed_to_uvicorn(
+    bridge: RunningServer, raw: Raw, session: OpenSession
+) -> None:
+    headers = session()
     before = fast_calls(bridge)
     text = "y" * (300 * 1024)  # over bridge.coalesce.PLAIN_BODY_LIMIT, under the body cap
     answer = raw.call(echo(text), headers)
@@ -238,8 +292,10 @@ def test_a_body_over_the_plain_limit_is_streamed_to_uvicorn(bridge: RunningServe
     assert fast_calls(bridge) == before
 
 
-def test_progress_turns_a_plain_answer_into_an_event_stream(bridge: RunningServer, raw: Raw) -> None:
-    headers = open_session(bridge)
+def test_progress_turns_a_plain_answer_into_an_event_stream(
+    bridge: RunningServer, raw: Raw, session: OpenSession
+) -> None:
+    headers = session()
     before = fast_calls(bridge)
     params = {"name": "slow", "arguments": {"seconds": 0.2, "tag": "plain-progress"}, "_meta": {"progressToken": "p"}}
     answer = raw.call(rpc("tools/call", params, 5), headers)
@@ -256,8 +312,8 @@ def test_progress_turns_a_plain_answer_into_an_event_stream(bridge: RunningServe
     assert not json_only.chunked and json_only.json()["id"] == 6
 
 
-def test_pipelined_requests_are_answered_in_order(bridge: RunningServer, raw: Raw) -> None:
-    headers = open_session(bridge)
+def test_pipelined_requests_are_answered_in_order(bridge: RunningServer, raw: Raw, session: OpenSession) -> None:
+    headers = session()
     slow = rpc("tools/call", {"name": "slow", "arguments": {"seconds": 0.3, "tag": "first"}}, "a")
     raw.send(raw.request_bytes(slow, headers) + raw.request_bytes(echo("second", "b"), headers))
     first, second = raw.read(), raw.read()
@@ -266,8 +322,10 @@ def test_pipelined_requests_are_answered_in_order(bridge: RunningServer, raw: Ra
     assert raw.call(echo("after", "c"), headers).json()["id"] == "c"  # and the connection goes on
 
 
-def test_a_client_that_leaves_mid_call_does_not_disturb_the_bridge(bridge: RunningServer, raw: Raw) -> None:
-    headers = open_session(bridge)
+def test_a_client_that_leaves_mid_call_does_not_disturb_the_bridge(
+    bridge: RunningServer, raw: Raw, session: OpenSession
+) -> None:
+    headers = session()
     leaving = Raw(bridge)
     slow = rpc("tools/call", {"name": "slow", "arguments": {"seconds": 0.3, "tag": "left"}}, 1)
     leaving.send(leaving.request_bytes(slow, headers))
@@ -282,8 +340,8 @@ def test_a_client_that_leaves_mid_call_does_not_disturb_the_bridge(bridge: Runni
     assert text_of(raw.call(echo("still here"), headers).json()) == "still here"
 
 
-def test_a_cancelled_plain_call_ends_without_an_answer(bridge: RunningServer, raw: Raw) -> None:
-    headers = open_session(bridge)
+def test_a_cancelled_plain_call_ends_without_an_answer(bridge: RunningServer, raw: Raw, session: OpenSession) -> None:
+    headers = session()
     slow = rpc("tools/call", {"name": "slow", "arguments": {"seconds": 5, "tag": "cancel-me"}}, 77)
     raw.send(raw.request_bytes(slow, {**headers, "Accept": "application/json"}))
     bridge.wait_for_log(lambda e: "slow started cancel-me" in str(e.get("line", "")))
@@ -298,8 +356,8 @@ def test_a_cancelled_plain_call_ends_without_an_answer(bridge: RunningServer, ra
     bridge.wait_for_log(lambda e: "slow cancelled cancel-me" in str(e.get("line", "")))
 
 
-def test_a_child_crash_fails_the_plain_call_clearly(bridge: RunningServer, raw: Raw) -> None:
-    headers = open_session(bridge)
+def test_a_child_crash_fails_the_plain_call_clearly(bridge: RunningServer, raw: Raw, session: OpenSession) -> None:
+    headers = session()
     answer = raw.call(rpc("tools/call", {"name": "crash", "arguments": {}}, 3), headers)
     assert answer.status == 200
     error = answer.json()["error"]

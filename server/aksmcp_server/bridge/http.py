@@ -10,6 +10,9 @@ cap, in-flight count, access log, error metrics), then:
   handshake; requests, notifications, cancellations and answers to the child's own requests are
   forwarded; GET opens the session's stream for what the child sends outside a request; DELETE ends it.
 
+Most 2025-11-25 requests never get here: bridge.plain answers a request in an open session from the HTTP
+parser's callbacks, and declines (to this app) whatever needs more than that.
+
 A request's answer is JSON unless something arrives for it first (progress, or a session message with
 no other stream open): then the response turns into an SSE stream. A client that disconnects cancels
 its call on the child (`notifications/cancelled`).
@@ -26,6 +29,7 @@ import time
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.provider import principal_components
 from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
     InboundLadderRejection,
@@ -56,7 +60,7 @@ from .replies import (
     rpc_error,
     sse_event,
 )
-from .sessions import ChildPool, LegacySession, Listener, PoolFull
+from .sessions import ChildPool, LegacySession, Listener, Owner, PoolFull
 
 logger = logging.getLogger("aksmcp_server.bridge.http")
 
@@ -248,6 +252,7 @@ class BridgeApp(PlainLegacyServing):
         if counted:
             self.state.in_flight_calls += 1
         user_token = None
+        owner: Owner | None = None
         try:
             host = headers.get(b"host")
             origin = headers.get(b"origin")
@@ -263,6 +268,7 @@ class BridgeApp(PlainLegacyServing):
                     await self._unauthorized(send_observed, outcome, headers)
                     return
                 user_token = auth_context_var.set(outcome)
+                owner = principal_components(outcome.access_token)
             version = headers.get(b"mcp-protocol-version", b"").decode("latin-1")
             modern = version in MODERN_PROTOCOL_VERSIONS
             if http_method == "POST":
@@ -296,11 +302,11 @@ class BridgeApp(PlainLegacyServing):
                 if modern:
                     await self._modern(scope, headers, message, receive, send_observed)
                 else:
-                    await self._legacy(headers, message, version, receive, send_observed)
+                    await self._legacy(headers, message, version, owner, receive, send_observed)
             elif http_method == "GET" and not modern:
-                await self._legacy_get(headers, receive, send_observed)
+                await self._legacy_get(headers, owner, receive, send_observed)
             elif http_method == "DELETE" and not modern:
-                await self._legacy_delete(headers, send_observed)
+                await self._legacy_delete(headers, owner, send_observed)
             else:
                 await respond(
                     send_observed, 405, b'{"error":"method not allowed"}', [*JSON_HEADERS, (b"allow", b"POST")]
@@ -521,19 +527,25 @@ class BridgeApp(PlainLegacyServing):
     # ------------------------------------------------------------------ 2025-11-25 --
 
     async def _legacy(
-        self, headers: dict[bytes, bytes], message: dict[str, Any], version: str, receive: Receive, send: Send
+        self,
+        headers: dict[bytes, bytes],
+        message: dict[str, Any],
+        version: str,
+        owner: Owner | None,
+        receive: Receive,
+        send: Send,
     ) -> None:
         method = message.get("method")
         session_id = headers.get(b"mcp-session-id", b"").decode("latin-1")
         if method == "initialize" and "id" in message:
-            await self._initialize(message, bool(session_id), send)
+            await self._initialize(message, bool(session_id), owner, send)
             return
         if not session_id:
             await _respond_json(
                 send, 400, rpc_error(message.get("id"), INVALID_REQUEST, "Bad Request: Missing session ID")
             )
             return
-        session = self.pool.get_session(session_id)
+        session = self.pool.get_session(session_id, owner)
         if session is None:
             await _respond_json(send, 404, rpc_error(message.get("id"), INVALID_REQUEST, "Session not found"))
             return
@@ -583,7 +595,7 @@ class BridgeApp(PlainLegacyServing):
             child = await self.pool.session_child(session)
             child.notify(message)
 
-    async def _initialize(self, message: dict[str, Any], has_session: bool, send: Send) -> None:
+    async def _initialize(self, message: dict[str, Any], has_session: bool, owner: Owner | None, send: Send) -> None:
         request_id = message["id"]
         if has_session:
             await _respond_json(
@@ -596,7 +608,7 @@ class BridgeApp(PlainLegacyServing):
         capabilities = obj(params.get("capabilities"))
         client_info = obj(params.get("clientInfo"))
         try:
-            session = await self.pool.open_session(capabilities, client_info, negotiated)
+            session = await self.pool.open_session(capabilities, client_info, negotiated, owner)
         except PoolFull as exc:
             await _respond_json(
                 send, 503, rpc_error(request_id, POOL_FULL, str(exc), {"poolSize": exc.size}), [(b"retry-after", b"5")]
@@ -621,8 +633,8 @@ class BridgeApp(PlainLegacyServing):
             [(b"mcp-session-id", session.id.encode())],
         )
 
-    async def _legacy_get(self, headers: dict[bytes, bytes], receive: Receive, send: Send) -> None:
-        session = self.pool.get_session(headers.get(b"mcp-session-id", b"").decode("latin-1"))
+    async def _legacy_get(self, headers: dict[bytes, bytes], owner: Owner | None, receive: Receive, send: Send) -> None:
+        session = self.pool.get_session(headers.get(b"mcp-session-id", b"").decode("latin-1"), owner)
         if session is None:
             await _respond_json(
                 send,
@@ -666,9 +678,11 @@ class BridgeApp(PlainLegacyServing):
                 session.get_stream = None
                 session.touch()  # idle time starts when the client's stream goes away
 
-    async def _legacy_delete(self, headers: dict[bytes, bytes], send: Send) -> None:
+    async def _legacy_delete(self, headers: dict[bytes, bytes], owner: Owner | None, send: Send) -> None:
         session_id = headers.get(b"mcp-session-id", b"").decode("latin-1")
-        if await self.pool.close_session(session_id, "closed by the client"):
+        if self.pool.get_session(session_id, owner) is not None and await self.pool.close_session(
+            session_id, "closed by the client"
+        ):
             await respond(send, 200, b"")
         else:
             await _respond_json(send, 404, rpc_error(None, INVALID_REQUEST, "Session not found"))

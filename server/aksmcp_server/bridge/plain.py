@@ -24,6 +24,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.auth.provider import principal_components
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from ..auth import ApiKeyAuthenticator, AuthFailure
@@ -37,7 +38,7 @@ from .replies import SSE_HEADERS, accepts_sse, child_failure, outcome_of, sse_ev
 if TYPE_CHECKING:
     from ..fastpath import HostGuard
     from .coalesce import PlainExchange
-    from .sessions import ChildPool, LegacySession
+    from .sessions import ChildPool, LegacySession, Owner
 
 logger = logging.getLogger("aksmcp_server.bridge.http")
 
@@ -92,7 +93,6 @@ class RequestAccounting(RequestBasics):
 class PlainLegacyServing(RequestAccounting):
     """`serve_plain`, for the bridge's app (bridge.http.BridgeApp)."""
 
-    authenticator: Any
     guard: HostGuard
     allowed_origins: list[str]
 
@@ -117,11 +117,15 @@ class PlainLegacyServing(RequestAccounting):
             return False
         if not self.guard.allows(headers.get(b"host"), None):
             return False
+        owner: Owner | None = None
         authenticator = self.authenticator
-        if authenticator is not None and (
-            not isinstance(authenticator, ApiKeyAuthenticator) or isinstance(authenticator.check(headers), AuthFailure)
-        ):
-            return False
+        if authenticator is not None:
+            if not isinstance(authenticator, ApiKeyAuthenticator):
+                return False
+            user = authenticator.check(headers)
+            if isinstance(user, AuthFailure):
+                return False
+            owner = principal_components(user.access_token)
         try:
             message = loads(body)
         except ValueError:
@@ -131,7 +135,7 @@ class PlainLegacyServing(RequestAccounting):
         method = message.get("method")
         if type(method) is not str or method in _DECLINED_METHODS:
             return False
-        session = self.pool.get_session(session_id.decode("latin-1"))
+        session = self.pool.get_session(session_id.decode("latin-1"), owner)
         if session is None:
             return False
         child = session.child

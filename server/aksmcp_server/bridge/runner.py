@@ -53,7 +53,8 @@ def build_bridge_app(settings: Settings, bridge: BridgeSettings) -> tuple[Bridge
     authenticator: Authenticator | None = None
     if settings.auth_mode == "apikey":
         assert settings.api_key is not None
-        authenticator = ApiKeyAuthenticator(settings.api_key)
+        # The key a rotation is retiring stays valid beside the new one, as in the reference server.
+        authenticator = ApiKeyAuthenticator(settings.api_key, *filter(None, [settings.previous_api_key]))
     elif settings.auth_mode == "entra":
         assert settings.entra is not None
         authenticator = EntraAuthenticator(settings.entra)

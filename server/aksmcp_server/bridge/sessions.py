@@ -56,6 +56,10 @@ class Listener:
     resource_uris: frozenset[str] = frozenset()
 
 
+Owner = tuple[str, str | None, str | None]
+"""The authenticated principal that opened a session (`principal_components`: client id, issuer, subject)."""
+
+
 @dataclass
 class LegacySession:
     """One 2025-11-25 Streamable HTTP session and its child."""
@@ -64,6 +68,7 @@ class LegacySession:
     capabilities: dict[str, Any]
     client_info: dict[str, Any]
     protocol_version: str
+    owner: Owner | None = None  # None: the bridge runs without auth
     child: Child | None = None
     last_active: float = field(default_factory=time.monotonic)
     in_flight: int = 0
@@ -282,14 +287,18 @@ class ChildPool:
     # ------------------------------------------------------------------ sessions (2025-11-25) --
 
     async def open_session(
-        self, capabilities: dict[str, Any], client_info: dict[str, Any], protocol_version: str
+        self,
+        capabilities: dict[str, Any],
+        client_info: dict[str, Any],
+        protocol_version: str,
+        owner: Owner | None = None,
     ) -> LegacySession:
         if self.closing:
             raise ChildError("the bridge is shutting down")
         leased = self.leases.count if self.leases is not None else 0
         if len(self.sessions) + leased >= self.pool_size and not (self.leases is not None and self.leases.make_room()):
             raise PoolFull(self.pool_size)
-        session = LegacySession(secrets.token_hex(16), capabilities, client_info, protocol_version)
+        session = LegacySession(secrets.token_hex(16), capabilities, client_info, protocol_version, owner)
         self.sessions[session.id] = session  # holds the slot while the child starts
         try:
             await self._start_session_child(session)
@@ -332,8 +341,17 @@ class ChildPool:
             logger.warning("replacing the session's MCP server process", extra={"session": session.id[:8]})
             return await self._start_session_child(session)
 
-    def get_session(self, session_id: str) -> LegacySession | None:
-        return self.sessions.get(session_id)
+    def get_session(self, session_id: str, owner: Owner | None) -> LegacySession | None:
+        """The session, if `owner` opened it. As in the SDK's session manager, a session can only be used
+        with the credential that created it; to anyone else it does not exist (no hint that it does)."""
+        session = self.sessions.get(session_id)
+        if session is not None and session.owner != owner:
+            logger.warning(
+                "refused a request for a session: the credential does not match the one that opened it",
+                extra={"session": session_id[:8]},
+            )
+            return None
+        return session
 
     async def close_session(self, session_id: str, reason: str) -> bool:
         session = self.sessions.pop(session_id, None)
