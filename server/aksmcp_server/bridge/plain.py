@@ -135,9 +135,9 @@ class PlainLegacyServing(RequestAccounting):
         method = message.get("method")
         if type(method) is not str or method in _DECLINED_METHODS:
             return False
-        session = self.pool.get_session(session_id.decode("latin-1"), owner)
-        if session is None:
-            return False
+        session = self.pool.sessions.get(session_id.decode("latin-1"))
+        if session is None or session.owner != owner:
+            return False  # the ASGI path answers 404 (and logs a credential mismatch, once)
         child = session.child
         if child is None or not child.alive:
             return False  # the ASGI path starts a new one (and may have to wait for it)
