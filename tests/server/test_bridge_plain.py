@@ -78,6 +78,12 @@ class Raw:
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
+    def send_bodiless(self, method: str, headers: dict[str, str]) -> None:
+        """A GET or DELETE to /mcp."""
+        all_headers = {"Host": self.host_port, **headers}
+        head = f"{method} /mcp HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in all_headers.items())
+        self.send(head.encode("latin-1") + b"\r\n")
+
     def _fill(self) -> None:
         data = self.sock.recv(65536)
         if not data:
@@ -196,8 +202,7 @@ def session(bridge: RunningServer) -> Iterator[OpenSession]:
     closer = Raw(bridge)
     try:
         for headers in opened:
-            closer.send(f"DELETE /mcp HTTP/1.1\r\nHost: {closer.host_port}\r\n".encode())
-            closer.send("".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + b"\r\n")
+            closer.send_bodiless("DELETE", headers)
             closer.read()  # 200, or 404 for a session a test has ended itself
     finally:
         closer.close()
@@ -272,8 +277,7 @@ def test_a_session_answers_only_the_credential_that_opened_it(
     assert refused.status == 404 and refused.json()["error"]["message"] == "Session not found"
     assert fast_calls(bridge) == before
     for method in ("GET", "DELETE"):
-        raw.send(f"{method} /mcp HTTP/1.1\r\nHost: {raw.host_port}\r\nAccept: text/event-stream\r\n".encode())
-        raw.send("".join(f"{k}: {v}\r\n" for k, v in theirs.items()).encode() + b"\r\n")
+        raw.send_bodiless(method, {"Accept": "text/event-stream", **theirs})
         assert raw.read().status == 404, method
     answer = raw.call(echo("mine"), mine)
     assert answer.status == 200 and text_of(answer.json()) == "mine"

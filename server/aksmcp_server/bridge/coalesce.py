@@ -87,19 +87,15 @@ class PlainExchange:
     """One response written straight to the transport: whole (`respond`) or as a chunked stream (`start`,
     `chunk`, `end`). It sits in the protocol's `cycle` slot, so it has the fields uvicorn reads there."""
 
-    __slots__ = ("_protocol", "_streaming", "disconnected", "keep_alive", "message_event", "response_complete")
+    __slots__ = ("_protocol", "disconnected", "keep_alive", "message_event", "response_complete", "streaming")
 
     def __init__(self, protocol: CoalescingHttpToolsProtocol) -> None:
         self._protocol = protocol
-        self._streaming = False
+        self.streaming = False  # `start` was called: the response is chunked
         self.response_complete = False
         self.disconnected = False  # set by uvicorn when the client goes away; writes are dropped then
         self.keep_alive = True  # cleared by uvicorn's graceful shutdown: the connection closes after this
         self.message_event = _NO_WAITER
-
-    @property
-    def streaming(self) -> bool:
-        return self._streaming
 
     def _head(self, status: int, headers: list[tuple[bytes, bytes]]) -> list[bytes]:
         parts = [STATUS_LINE[status]]
@@ -124,7 +120,7 @@ class PlainExchange:
 
     def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         """Begin a streamed (chunked) response."""
-        self._streaming = True
+        self.streaming = True
         if not self.disconnected:
             self._protocol.transport.write(b"".join(self._head(status, [*headers, _CHUNKED])))
 

@@ -59,6 +59,7 @@ from .replies import (
     child_failure,
     rpc_error,
     sse_event,
+    wants_progress,
 )
 from .sessions import ChildPool, LegacySession, Listener, Owner, PoolFull
 
@@ -352,10 +353,9 @@ class BridgeApp(PlainLegacyServing):
         client_id = message.get("id")
         method = message.get("method")
         params = message.get("params")
-        wants_progress = (
-            type(params) is dict and type(params.get("_meta")) is dict and "progressToken" in params["_meta"]
+        use_queue = reply.sse_allowed and (
+            wants_progress(params) or (session is not None and session.get_stream is None)
         )
-        use_queue = reply.sse_allowed and (wants_progress or (session is not None and session.get_stream is None))
         tool = (
             self.metrics.tool_label((params or {}).get("name"))
             if method == "tools/call" and type(params) is dict

@@ -45,6 +45,7 @@ from starlette.types import Receive
 from .. import __version__
 from .child import CAPABILITIES_KEY, Child, ChildError, ChildExited, obj
 from .modern import SERVER_INFO_KEY, stamp_modern_answer
+from .replies import INTERNAL_ERROR, INVALID_REQUEST, POOL_FULL, child_failure, outcome_of, rpc_error
 from .sessions import ChildPool, PoolFull
 
 logger = logging.getLogger("aksmcp_server.bridge.mrtr")
@@ -57,9 +58,6 @@ LEVELS = {name: rank for rank, name in enumerate(("debug", "info", "notice", "wa
 LEVELS["emergency"] = len(LEVELS)
 BUFFER_LIMIT = 256
 INVALID_PARAMS = -32602
-INVALID_REQUEST = -32600
-INTERNAL_ERROR = -32603
-POOL_FULL = -32000
 INVALID_STATE = "Invalid or expired requestState"
 
 
@@ -104,13 +102,6 @@ def _digest(method: str, params: dict[str, Any]) -> tuple[str, str]:
 def _principal() -> str | None:
     token = get_access_token()
     return None if token is None else json.dumps(principal_components(token))
-
-
-def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if data is not None:
-        error["data"] = data
-    return {"jsonrpc": "2.0", "id": request_id, "error": error}
 
 
 @dataclass(eq=False)
@@ -239,7 +230,7 @@ class LeasePool:
         for message in lease.outstanding.values():
             # The call is over: the child's questions will never be answered by a client.
             with contextlib.suppress(ChildExited):
-                child.respond(_error(message["id"], INVALID_REQUEST, "the request was abandoned by its client"))
+                child.respond(rpc_error(message["id"], INVALID_REQUEST, "the request was abandoned by its client"))
         lease.outstanding.clear()
         if child.alive and not self.pool.closing and child in self.children:
             self.idle.setdefault(lease.key, []).append((child, time.monotonic()))
@@ -285,7 +276,7 @@ class LeasePool:
             refusal = self._refusal(lease, str(method), message)
             if refusal is not None:
                 with contextlib.suppress(ChildExited):
-                    child.respond(_error(message["id"], INVALID_REQUEST, refusal))
+                    child.respond(rpc_error(message["id"], INVALID_REQUEST, refusal))
                 return
             assert lease is not None
             lease.counter += 1
@@ -347,7 +338,7 @@ class LeasePool:
                 if lease is not None:
                     self.by_token[state] = lease  # a foreign retry does not burn the owner's state
                 await reply.final(
-                    _error(request_id, INVALID_PARAMS, INVALID_STATE, {"reason": "invalid_request_state"}), 400
+                    rpc_error(request_id, INVALID_PARAMS, INVALID_STATE, {"reason": "invalid_request_state"}), 400
                 )
                 return
             if lease.expiry is not None:
@@ -378,9 +369,9 @@ class LeasePool:
                 f"all {exc.size} MCP server processes of the bridge are busy (--pool-size {exc.size}: sessions plus "
                 "calls that need sampling, elicitation, roots or logging); retry later"
             )
-            return _error(message["id"], POOL_FULL, text, {"poolSize": exc.size}), 503
+            return rpc_error(message["id"], POOL_FULL, text, {"poolSize": exc.size}), 503
         except ChildError as exc:
-            return _error(message["id"], INTERNAL_ERROR, f"the MCP server is unavailable: {exc}"), 503
+            return child_failure(message["id"], exc), 503
         tool = None
         if method == "tools/call" and self.metrics is not None:
             tool = self.metrics.tool_label(params.get("name"))
@@ -399,7 +390,7 @@ class LeasePool:
             lease.child_id, lease.future = child.begin(message, lease.deliver)
         except ChildExited as exc:
             self.release(lease)
-            return _error(message["id"], INTERNAL_ERROR, f"{exc}; it is being restarted"), 200
+            return rpc_error(message["id"], INTERNAL_ERROR, f"{exc}; it is being restarted"), 200
         lease.future.add_done_callback(lease.nudge)
         return lease
 
@@ -414,7 +405,7 @@ class LeasePool:
             if type(response) is dict:
                 answer: dict[str, Any] = {"jsonrpc": "2.0", "id": pending["id"], "result": response}
             else:
-                answer = _error(pending["id"], INVALID_PARAMS, "the client's input response is not an object")
+                answer = rpc_error(pending["id"], INVALID_PARAMS, "the client's input response is not an object")
             with contextlib.suppress(ChildExited):
                 lease.child.respond(answer)
         # A question the retry left unanswered is asked again.
@@ -485,19 +476,12 @@ class LeasePool:
         try:
             answer = lease.future.result()
         except ChildExited as exc:
-            data: dict[str, Any] = {"exitStatus": exc.status}
-            if exc.stderr_tail:
-                data["stderr"] = exc.stderr_tail[-5:]
-            answer = _error(None, INTERNAL_ERROR, f"{exc}; it is being restarted", data)
+            answer = child_failure(None, exc)
         self.release(lease)
         answer["id"] = request_id
         status = stamp_modern_answer(answer, lease.method, info, child_modern=False)
-        result = answer.get("result")
         if lease.tool is not None and self.metrics is not None:
-            outcome = "protocol_error"
-            if type(result) is dict:
-                outcome = "tool_error" if result.get("isError") else "ok"
-            self.metrics.record_tool_call(lease.tool, outcome, time.perf_counter() - lease.started)
+            self.metrics.record_tool_call(lease.tool, outcome_of(answer), time.perf_counter() - lease.started)
         await reply.final(answer, status)
 
 

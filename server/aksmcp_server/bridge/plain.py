@@ -33,7 +33,7 @@ from ..logs import write_access_line
 from ..metrics import Metrics, error_codes_in
 from ..security import origin_allowed
 from .child import CANCELLED_BY_CLIENT, Child, ChildExited, dumps_line, loads
-from .replies import SSE_HEADERS, accepts_sse, child_failure, outcome_of, sse_event
+from .replies import SSE_HEADERS, accepts_sse, child_failure, outcome_of, sse_event, wants_progress
 
 if TYPE_CHECKING:
     from ..fastpath import HostGuard
@@ -217,12 +217,9 @@ class _PlainCall:
         if length is not None and length.isdigit():
             app.metrics.record_request_bytes(int(length))
         params = message.get("params")
-        wants_progress = (
-            type(params) is dict and type(params.get("_meta")) is dict and "progressToken" in params["_meta"]
-        )
         # As on the ASGI path: what arrives for this request (its progress, or the session's messages when
         # the session has no GET stream) turns the answer into an event stream, if the client takes one.
-        self.use_sink = self.sse_allowed and (wants_progress or session.get_stream is None)
+        self.use_sink = self.sse_allowed and (wants_progress(params) or session.get_stream is None)
         if self.method == "tools/call" and type(params) is dict:
             self.tool = app.metrics.tool_label(params.get("name"))
             app.metrics.record_fast_path_call()
@@ -243,9 +240,15 @@ class _PlainCall:
         if exchange.response_complete:
             return
         if not exchange.streaming:
-            self.status = 200
-            exchange.start(200, [*SSE_HEADERS, (b"x-request-id", self.request_id.encode())])
+            self._start_stream()
         self._write_chunk(sse_event(message))
+
+    def _start_stream(self) -> None:
+        self.status = 200
+        self.exchange.start(200, [*SSE_HEADERS, self._id_header()])
+
+    def _id_header(self) -> tuple[bytes, bytes]:
+        return (b"x-request-id", self.request_id.encode())
 
     def _write_chunk(self, body: bytes) -> None:
         for code in error_codes_in(body):
@@ -286,8 +289,7 @@ class _PlainCall:
             self._write_whole(200, JSON_HEADERS, dumps_line(answer)[:-1])
         elif self.sse_allowed:
             # No answer for a cancelled request: an empty event stream, so the client resolves it locally.
-            self.status = 200
-            exchange.start(200, [*SSE_HEADERS, (b"x-request-id", self.request_id.encode())])
+            self._start_stream()
             exchange.end()
         else:
             self._write_whole(202, [], b"")
@@ -296,7 +298,7 @@ class _PlainCall:
         self.status = status
         for code in error_codes_in(body):
             self.app.metrics.count_error(code)
-        self.exchange.respond(status, [*headers, (b"x-request-id", self.request_id.encode())], body)
+        self.exchange.respond(status, [*headers, self._id_header()], body)
 
     def _done(self) -> None:
         if not self.counted:

@@ -38,8 +38,14 @@ def sse_event(message: dict[str, Any]) -> bytes:
     return b"event: message\ndata: " + dumps_line(message)[:-1] + b"\n\n"
 
 
+def wants_progress(params: Any) -> bool:
+    """Whether a request's params ask for progress notifications (a `progressToken` in `_meta`)."""
+    return type(params) is dict and type(params.get("_meta")) is dict and "progressToken" in params["_meta"]
+
+
 def outcome_of(answer: dict[str, Any] | None) -> str:
-    """A tool call's outcome label for the metrics: ok, tool_error, or protocol_error (no result)."""
-    if answer is not None and "result" in answer:
-        return "tool_error" if (answer["result"] or {}).get("isError") else "ok"
+    """A tool call's outcome label for the metrics: ok, tool_error, or protocol_error (no result object)."""
+    result = answer.get("result") if answer is not None else None
+    if type(result) is dict:
+        return "tool_error" if result.get("isError") else "ok"
     return "protocol_error"
