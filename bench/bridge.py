@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bridge.py [--requests N] [--concurrency 1,8] [--eras modern,legacy]
                                      [--only direct,floor,aksmcp,mcp-proxy,supergateway] [--rounds N]
-                                     [--pin CHILD_CPUS:OTHER_CPUS]
+                                     [--slices N] [--pin CHILD_CPUS:OTHER_CPUS]
 
 The child is the same everywhere: `mcp-server-time` (PyPI, from .tools/bin), tool `get_current_time`.
 - direct:       JSON lines on the child's stdin/stdout (the limit a bridge can approach); "legacy" does the
@@ -21,9 +21,14 @@ HTTP load comes from bench/server.py's minimal keep-alive client (N connections)
 The load generator runs on uvloop when it is installed (it is a dependency of the server). Every
 process of a cell is a competitor on a small machine, so each cell also reports CPU per call of the
 bridge, of the stdio child(ren) and of this load generator: those figures move far less with other
-load than calls/s and latencies do (they still grow on a crowded machine). The cells of one (era,
-concurrency) run back to back (direct, then each bridge), `--rounds N` times, so each comparison is
-made under the same machine load; the goals are judged on each round's pair and the median reported.
+load than calls/s and latencies do (they still grow on a crowded machine).
+
+The targets of one (era, concurrency) share the machine's load: each is opened once (its child started,
+its session opened and warmed), then the cell's calls run in `--slices N` slices, the targets taking
+turns slice by slice in a rotating order, so a burst of other tenants' load falls on all of them alike.
+(With 20 s cells run one after the other, the same direct cell ranged 395-920 calls/s at c=8 and the
+floor 0.65-1.34 of direct, from that load alone.) `--rounds N` repeats it all; the goals are judged on
+each round's pair and the median reported.
 `--pin 0:1` puts every stdio child on CPU 0 and the rest (bridge, client) on CPU 1: the question it
 answers is whether a shortfall at c=8 is the bridge's cost or the child losing CPU to its neighbours.
 Figures are printed and saved to bench/results/bridge.json. Not a test: nothing here asserts a time.
@@ -45,7 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +62,7 @@ LEGACY = "2025-11-25"
 TOOL = "get_current_time"
 ARGUMENTS = {"timezone": "UTC"}
 CELL_SECONDS = 20.0  # a bridge that spawns a child per call would otherwise take hours for one cell
+REUSE_IDLE_S = 2.0  # keep-alive connections idle longer are replaced before a slice (servers close them at 5 s)
 REQUEST_TIMEOUT_S = 30.0  # a bridge that stops answering ends its cell (counted as errors), not the run
 META = {
     "io.modelcontextprotocol/protocolVersion": MODERN,
@@ -171,81 +177,234 @@ def summarise(target: str, era: str, concurrency: int, latencies: list[float], e
     )
 
 
-# ------------------------------------------------------------------ direct stdio --
+# ------------------------------------------------------------------ targets --
 
 
-async def run_direct(era: str, concurrency: int, total: int) -> Cell:
-    proc = await asyncio.create_subprocess_exec(
-        tool("mcp-server-time"),
-        "--local-timezone",
-        "UTC",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        limit=16 * 1024 * 1024,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    stdin, stdout = proc.stdin, proc.stdout
-    waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+@dataclass
+class Tally:
+    """What one target did over the slices of a cell: answers, errors, time under load and CPU."""
 
-    async def read() -> None:
-        while line := await stdout.readline():
-            message = json.loads(line)
-            future = waiting.pop(message.get("id"), None)
-            if future is not None:
-                future.set_result(message)
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed: float = 0.0
+    bridge_cpu: float = 0.0
+    child_cpu: float = 0.0
+    client_cpu: float = 0.0
+    measured_bridge: bool = False
+    measured_child: bool = False
 
-    reader = asyncio.create_task(read())
+    def cell(self, target: str, era: str, concurrency: int) -> Cell:
+        cell = summarise(target, era, concurrency, self.latencies, self.errors, self.elapsed)
+        calls = len(self.latencies)
+        if calls:
+            cell.client_cpu_us_per_call = round(self.client_cpu / calls * 1e6)
+            if self.measured_bridge:
+                cell.bridge_cpu_us_per_call = round(self.bridge_cpu / calls * 1e6)
+            if self.measured_child:
+                cell.child_cpu_us_per_call = round(self.child_cpu / calls * 1e6)
+        return cell
 
-    async def call(message: dict[str, Any]) -> dict[str, Any]:
+
+class Target:
+    """A target opened once per cell, then loaded slice by slice (`run`), then closed."""
+
+    def __init__(self, name: str, era: str, concurrency: int) -> None:
+        self.name, self.era, self.concurrency = name, era, concurrency
+        self.tally = Tally()
+        self.usable = True
+        self.next_id = 1
+
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def run(self, count: int, cap_s: float) -> None:
+        """`count` tool calls (fewer if `cap_s` runs out) at the target's concurrency, tallied."""
+        raise NotImplementedError
+
+
+class DirectTarget(Target):
+    """JSON lines on the stdio child's pipes: the limit a bridge can approach."""
+
+    proc: asyncio.subprocess.Process
+
+    async def open(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            tool("mcp-server-time"),
+            "--local-timezone",
+            "UTC",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            limit=16 * 1024 * 1024,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, stdout = self.proc.stdin, self.proc.stdout
+        self.waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+        async def read() -> None:
+            while line := await stdout.readline():
+                message = json.loads(line)
+                future = self.waiting.pop(message.get("id"), None)
+                if future is not None:
+                    future.set_result(message)
+
+        self.reader = asyncio.create_task(read())
+        if self.era == "legacy":
+            init = {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}
+            await self.call({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init})
+            self.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+        await self.call(tool_call(10**9, self.era))  # warm-up
+        pin_child([self.proc.pid])
+
+    async def call(self, message: dict[str, Any]) -> dict[str, Any]:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        waiting[message["id"]] = future
-        stdin.write(json.dumps(message).encode() + b"\n")
+        self.waiting[message["id"]] = future
+        self.stdin.write(json.dumps(message).encode() + b"\n")
         return await future
 
-    try:
-        if era == "legacy":
-            init = {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}
-            await call({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init})
-            stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
-        await call(tool_call(10**9, era))  # warm-up
-        latencies: list[float] = []
-        errors = 0
-        next_id = 1
-        pin_child([proc.pid])
-        child_before, client_before = cpu_of([proc.pid]), time.process_time()
+    async def run(self, count: int, cap_s: float) -> None:
+        tally, last = self.tally, self.next_id + count
+        child_before, client_before = cpu_of([self.proc.pid]), time.process_time()
+        began = time.perf_counter()
 
         async def worker() -> None:
-            nonlocal next_id, errors
-            while next_id <= total:
-                request_id = next_id
-                next_id += 1
+            while self.next_id < last and time.perf_counter() - began < cap_s:
+                request_id = self.next_id
+                self.next_id += 1
                 started = time.perf_counter()
-                answer = await call(tool_call(request_id, era))
-                latencies.append(time.perf_counter() - started)
+                answer = await self.call(tool_call(request_id, self.era))
+                tally.latencies.append(time.perf_counter() - started)
                 if answer.get("result", {}).get("isError") is not False:
-                    errors += 1
+                    tally.errors += 1
 
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
-        child_after, client_after = cpu_of([proc.pid]), time.process_time()
-    finally:
-        stdin.close()
-        reader.cancel()
+        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        tally.elapsed += time.perf_counter() - began
+        tally.child_cpu += cpu_of([self.proc.pid]) - child_before
+        tally.client_cpu += time.process_time() - client_before
+        tally.measured_child = True
+
+    async def close(self) -> None:
+        self.stdin.close()
+        self.reader.cancel()
         try:
-            await asyncio.wait_for(proc.wait(), 5)
+            await asyncio.wait_for(self.proc.wait(), 5)
         except TimeoutError:
-            proc.kill()
-            await proc.wait()
-    cell = summarise("direct", era, concurrency, latencies, errors, elapsed)
-    if latencies:
-        cell.child_cpu_us_per_call = per_call_us(child_before, child_after, len(latencies))
-        cell.client_cpu_us_per_call = per_call_us(client_before, client_after, len(latencies))
-    return cell
+            self.proc.kill()
+            await self.proc.wait()
 
 
-# ------------------------------------------------------------------ bridges over HTTP --
+class HttpTarget(Target):
+    """A bridge over HTTP: one session per cell (2025-11-25), `concurrency` keep-alive connections."""
+
+    def __init__(self, name: str, era: str, concurrency: int, url: str, pid: int) -> None:
+        super().__init__(name, era, concurrency)
+        self.url, self.pid = url, pid
+        self.connections: list[Any] = []
+        self.idle_since = 0.0
+
+    async def open(self) -> None:
+        self.host, self.port, self.path, self.headers = await bench_server.call_headers(self.url, self.era, TOOL)
+        await self.connect()
+        self.children = descendants(self.pid)
+        pin_child(self.children)
+
+    async def connect(self) -> None:
+        """(Re)open the connections and warm each with a call, untimed, unless they were used moments ago:
+        uvicorn and Node close a keep-alive connection idle for 5 s, which the other targets' slices
+        can take, and a request sent as it closes would be lost."""
+        if self.usable and self.connections and time.monotonic() - self.idle_since < REUSE_IDLE_S:
+            return
+        for conn in self.connections:
+            conn.close()
+        self.connections = [await Connection.open(self.host, int(self.port)) for _ in range(self.concurrency)]
+
+        async def warm_up(conn: Any, request_id: int) -> bool:
+            try:
+                answer = await asyncio.wait_for(conn.request(self.request(request_id)), REQUEST_TIMEOUT_S)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError):
+                return False
+            return answer_ok(*answer)
+
+        warm = [warm_up(conn, 10**9 + i) for i, conn in enumerate(self.connections)]  # ids no measured call has
+        self.usable = all(await asyncio.gather(*warm))
+        self.idle_since = time.monotonic()
+
+    def request(self, request_id: int) -> bytes:
+        body = json.dumps(tool_call(request_id, self.era)).encode()
+        return raw_post(f"{self.host}:{self.port}", self.path, self.headers, body)
+
+    async def run(self, count: int, cap_s: float) -> None:
+        tally = self.tally
+        await self.connect()
+        if not self.usable:
+            # This bridge cannot serve this revision: report that instead of a meaningless figure.
+            tally.errors += count
+            return
+        requests = [self.request(self.next_id + i) for i in range(count)]  # built outside the timed part
+        self.next_id += count
+        next_index = 0
+        bridge_before = bench_server.cpu_seconds(self.pid)
+        child_before, client_before = cpu_of(self.children), time.process_time()
+        began = time.perf_counter()
+
+        async def worker(conn: Any) -> None:
+            nonlocal next_index
+            while next_index < count and time.perf_counter() - began < cap_s:
+                raw = requests[next_index]
+                next_index += 1
+                started = time.perf_counter()
+                try:
+                    status, headers, body = await asyncio.wait_for(conn.request(raw), REQUEST_TIMEOUT_S)
+                except (TimeoutError, OSError, asyncio.IncompleteReadError):
+                    tally.errors += count - next_index + 1  # this connection is unusable: the slice's rest are lost
+                    next_index = count
+                    self.usable = False  # new connections for the next slice
+                    return
+                tally.latencies.append(time.perf_counter() - started)
+                if not answer_ok(status, headers, body):
+                    tally.errors += 1
+
+        await asyncio.gather(*(worker(conn) for conn in self.connections))
+        tally.elapsed += time.perf_counter() - began
+        self.idle_since = time.monotonic()
+        bridge_after = bench_server.cpu_seconds(self.pid)
+        if bridge_before is not None and bridge_after is not None:
+            tally.bridge_cpu += bridge_after - bridge_before
+            tally.measured_bridge = True
+        tally.client_cpu += time.process_time() - client_before
+        if self.children:
+            tally.child_cpu += cpu_of(self.children) - child_before
+            tally.measured_child = True
+
+    async def close(self) -> None:
+        for conn in self.connections:
+            conn.close()
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError, ValueError, TimeoutError):
+            await asyncio.wait_for(
+                bench_server.end_legacy_session(self.host, int(self.port), self.path, self.headers), 5.0
+            )
+
+
+async def run_cell(targets: list[Target], total: int, slices: int) -> None:
+    """Every target of one (era, concurrency), `total` calls each, in `slices` interleaved slices.
+
+    The order rotates from slice to slice, so each target takes each place equally often: a burst of the
+    other tenants' load lands on all of them alike instead of on whichever cell it happened to overlap.
+    """
+    for target in targets:
+        await target.open()
+    try:
+        per_slice = -(-total // slices)
+        for k in range(slices):
+            shift = k % len(targets)
+            for target in targets[shift:] + targets[:shift]:
+                await target.run(max(0, min(per_slice, total - k * per_slice)), CELL_SECONDS / slices)
+    finally:
+        for target in targets:
+            await target.close()
 
 
 def start_bridge(name: str, port: int, workspace: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -291,67 +450,6 @@ async def wait_serving(url: str, proc: subprocess.Popen[bytes], limit_s: float =
     raise TimeoutError(f"{url} did not come up")
 
 
-async def run_http(target: str, url: str, era: str, concurrency: int, total: int, pid: int | None = None) -> Cell:
-    host, port, path, headers = await bench_server.call_headers(url, era, TOOL)
-    host_port = f"{host}:{port}"
-    requests = [raw_post(host_port, path, headers, json.dumps(tool_call(i + 1, era)).encode()) for i in range(total)]
-    connections = [await Connection.open(host, int(port)) for _ in range(concurrency)]
-    latencies: list[float] = []
-    errors = 0
-    try:
-        ok = True
-        for conn in connections:  # warm-up: one request per connection
-            try:
-                status, response_headers, body = await asyncio.wait_for(conn.request(requests[0]), REQUEST_TIMEOUT_S)
-            except (TimeoutError, OSError, asyncio.IncompleteReadError):
-                ok = False
-                break
-            ok = ok and answer_ok(status, response_headers, body)
-        if not ok:
-            # This bridge cannot serve this revision: report that instead of a meaningless figure.
-            return Cell(target, era, concurrency, 0, total, 0.0, 0.0, 0.0, 0.0)
-        next_index = 0
-        children = descendants(pid) if pid else []
-        pin_child(children)
-        cpu_before = bench_server.cpu_seconds(pid) if pid else None
-        child_before, client_before = cpu_of(children), time.process_time()
-        began = time.perf_counter()
-
-        async def worker(conn: Any) -> None:
-            nonlocal next_index, errors
-            while next_index < total and time.perf_counter() - began < CELL_SECONDS:
-                raw = requests[next_index]
-                next_index += 1
-                started = time.perf_counter()
-                try:
-                    status, response_headers, body = await asyncio.wait_for(conn.request(raw), REQUEST_TIMEOUT_S)
-                except (TimeoutError, OSError, asyncio.IncompleteReadError):
-                    errors += total - next_index + 1  # this connection is unusable: the rest are lost
-                    next_index = total
-                    return
-                latencies.append(time.perf_counter() - started)
-                if not answer_ok(status, response_headers, body):
-                    errors += 1
-
-        await asyncio.gather(*(worker(conn) for conn in connections))
-        elapsed = time.perf_counter() - began
-        cpu_after = bench_server.cpu_seconds(pid) if pid else None
-        child_after, client_after = cpu_of(children), time.process_time()
-    finally:
-        for conn in connections:
-            conn.close()
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError, ValueError, TimeoutError):
-            await asyncio.wait_for(bench_server.end_legacy_session(host, int(port), path, headers), 5.0)
-    cell = summarise(target, era, concurrency, latencies, errors, elapsed)
-    if cpu_before is not None and cpu_after is not None and latencies:
-        cell.bridge_cpu_us_per_call = per_call_us(cpu_before, cpu_after, len(latencies))
-    if latencies:
-        if children:
-            cell.child_cpu_us_per_call = per_call_us(child_before, child_after, len(latencies))
-        cell.client_cpu_us_per_call = per_call_us(client_before, client_after, len(latencies))
-    return cell
-
-
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -386,7 +484,7 @@ def print_table(cells: list[Cell]) -> None:
 def goals(cells: list[Cell]) -> list[dict[str, Any]]:
     """The issue's goals: >= 90% of direct at c=8, < 0.5 ms added p50 at c=1, in both revisions.
 
-    Judged per round (a bridge against the direct cell run just before it), median over the rounds.
+    Judged per round (a bridge against the direct cell it was interleaved with), median over the rounds.
     """
     by_key = {(c.target, c.era, c.concurrency, c.round): c for c in cells}
     rounds = sorted({c.round for c in cells})
@@ -426,19 +524,21 @@ async def main_async(args: argparse.Namespace) -> None:
                 bridges[target] = start_bridge(target, free_port(), Path(tmp))
             for proc, url in bridges.values():
                 await wait_serving(url, proc)
-            # Back to back per (era, concurrency): direct, then each bridge, so a comparison is made
-            # under one machine load rather than minutes apart.
             for n in range(1, args.rounds + 1):
                 for era in eras:
                     for concurrency in concurrencies:
+                        cell_targets: list[Target] = []
                         for target in targets:
                             if target == "floor" and era == "modern":
                                 continue  # it does no translation: a 2025-11-25 yardstick only
                             if target == "direct":
-                                cell = await run_direct(era, concurrency, args.requests)
+                                cell_targets.append(DirectTarget(target, era, concurrency))
                             else:
                                 proc, url = bridges[target]
-                                cell = await run_http(target, url, era, concurrency, args.requests, proc.pid)
+                                cell_targets.append(HttpTarget(target, era, concurrency, url, proc.pid))
+                        await run_cell(cell_targets, args.requests, args.slices)
+                        for t in cell_targets:
+                            cell = t.tally.cell(t.name, era, concurrency)
                             cell.round = n
                             cells.append(cell)
         finally:
@@ -448,7 +548,10 @@ async def main_async(args: argparse.Namespace) -> None:
     summary = goals(cells)
     print()
     print("goal: >= 0.90 of direct calls/s at c=8 and < 0.5 ms added p50 at c=1, both revisions")
-    print(f"(each figure: the median over {args.rounds} round(s) of a bridge against the direct run just before it)")
+    print(
+        f"(each figure: the median over {args.rounds} round(s) of a bridge against direct, their calls"
+        f" interleaved in {args.slices} slices)"
+    )
     for row in summary:
         share = row.get("share_of_direct_c8")
         added = row.get("added_p50_ms_c1")
@@ -470,6 +573,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 },
                 "requests_per_cell": args.requests,
                 "rounds": args.rounds,
+                "slices_per_cell": args.slices,
                 "pinned": args.pin,
                 "cell_seconds_cap": CELL_SECONDS,
                 "load_average_at_end": os.getloadavg(),
@@ -492,9 +596,14 @@ def main() -> None:
     parser.add_argument("--only", default="direct,floor,aksmcp,mcp-proxy,supergateway", help="comma list of targets")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every comparison N times (default 1)")
     parser.add_argument(
+        "--slices", type=int, default=8, help="interleaved slices per cell (default 8; 1: each target's cell in one go)"
+    )
+    parser.add_argument(
         "--pin", metavar="CHILD:OTHERS", help="CPU lists, e.g. 0:1: stdio children on CPU 0, everything else on 1"
     )
     args = parser.parse_args()
+    if args.requests < 1 or args.slices < 1 or args.rounds < 1:
+        parser.error("--requests, --slices and --rounds must be at least 1")
     if args.pin:
         pin(args.pin)
     try:
