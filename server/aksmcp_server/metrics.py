@@ -36,7 +36,9 @@ _ERROR_RE = re.compile(
 
 
 def error_codes_in(body: bytes) -> Iterable[int]:
-    if b'"error"' not in body:
+    # find(), not `in`: CPython's bytes `in` first tries the needle as an integer, raising and clearing a
+    # TypeError each time (thousands of instructions per response, under callgrind).
+    if body.find(b'"error"') < 0:
         return ()
     return (int(m.group(1)) for m in _ERROR_RE.finditer(body))
 

@@ -346,7 +346,7 @@ class Child:
             return
         if isinstance(params, dict):
             meta = obj(params.get("_meta"))
-            if any(key in meta for key in MODERN_ENVELOPE_KEYS):
+            if meta and any(key in meta for key in MODERN_ENVELOPE_KEYS):
                 # The 2026-07-28 envelope means nothing to a handshake-era child (it has our handshake).
                 trimmed = {k: v for k, v in meta.items() if k not in MODERN_ENVELOPE_KEYS}
                 if trimmed:
@@ -439,7 +439,7 @@ class Child:
             self._stdout_done()
             return
         buffer = self._read_buffer
-        if b"\n" not in data:
+        if data.find(b"\n") < 0:  # not `in`: see metrics.error_codes_in
             buffer += data
             if len(buffer) > MAX_LINE_BYTES:
                 logger.error("child wrote a line over the size limit", extra={"session": self.label})

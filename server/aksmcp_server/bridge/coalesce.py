@@ -50,6 +50,14 @@ class CoalescingTransport:
             self._scheduled = True
             self._loop.call_soon(self.flush)
 
+    def write_now(self, data: bytes) -> None:
+        """A whole response: out at once, after anything held (no flush to schedule)."""
+        if self._chunks:
+            self._chunks.append(data)
+            self.flush()
+        elif not self._transport.is_closing():
+            self._transport.write(data)
+
     def writelines(self, lines: Any) -> None:
         for data in lines:
             self.write(data)
@@ -67,8 +75,24 @@ class CoalescingTransport:
         self.flush()
         self._transport.close()
 
+    def is_closing(self) -> bool:
+        # Asked at least once per response: through __getattr__ it would cost an AttributeError each time.
+        return self._transport.is_closing()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
+
+
+_encoded_defaults: tuple[list[tuple[bytes, bytes]] | None, bytes] = (None, b"")
+
+
+def _default_header_lines(defaults: list[tuple[bytes, bytes]]) -> bytes:
+    """uvicorn's default headers (date, server) as header lines. uvicorn puts a new list in place when
+    the date changes, once a second, so the lines are built once per list rather than per response."""
+    global _encoded_defaults
+    if _encoded_defaults[0] is not defaults:
+        _encoded_defaults = (defaults, b"".join(b"%s: %s\r\n" % (name, value) for name, value in defaults))
+    return _encoded_defaults[1]
 
 
 class _NoWaiter:
@@ -98,9 +122,7 @@ class PlainExchange:
         self.message_event = _NO_WAITER
 
     def _head(self, status: int, headers: list[tuple[bytes, bytes]]) -> list[bytes]:
-        parts = [STATUS_LINE[status]]
-        for name, value in self._protocol.server_state.default_headers:
-            parts += (name, b": ", value, b"\r\n")
+        parts = [STATUS_LINE[status], _default_header_lines(self._protocol.server_state.default_headers)]
         for name, value in headers:
             parts += (name, b": ", value, b"\r\n")
         if not self.keep_alive:
@@ -115,7 +137,7 @@ class PlainExchange:
         if not self.disconnected:
             parts = self._head(status, [*headers, (b"content-length", b"%d" % len(body))])
             parts.append(body)
-            self._protocol.transport.write(b"".join(parts))
+            self._protocol.coalescing.write_now(b"".join(parts))
         self._complete()
 
     def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
@@ -154,10 +176,27 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     _serve_plain: PlainServer | None = None
     _plain_body: bytearray | None = None  # the body of a POST /mcp being held for `serve_plain`
 
+    coalescing: CoalescingTransport  # also `self.transport`, typed as uvicorn's
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        self.coalescing = CoalescingTransport(transport, self.loop)
+        super().connection_made(self.coalescing)  # type: ignore[arg-type]
         # uvicorn wraps the app in middleware for some settings; then there is no plain path to take.
         self._serve_plain = getattr(self.app, "serve_plain", None)
+
+    def on_message_begin(self) -> None:
+        # uvicorn builds the request's ASGI scope here (a dict, a copy of the app state); a request the
+        # plain path takes never needs it, so it is built only when the request goes to uvicorn.
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
+    def _build_scope(self) -> None:
+        """uvicorn's own `on_message_begin`, keeping what the parser has delivered since."""
+        url, headers, expect_100_continue = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.headers, self.expect_100_continue = url, headers, expect_100_continue
+        self.scope["headers"] = headers
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -173,6 +212,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         ):
             self._plain_body = bytearray()
             return
+        self._build_scope()
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -204,11 +244,12 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def _to_uvicorn(self, held: bytearray) -> None:
         """Replay the held request's callbacks, as uvicorn would have run them (the parser is unchanged)."""
+        self._build_scope()
         super().on_headers_complete()
         if held:
             super().on_body(bytes(held))
 
     def on_response_complete(self) -> None:
         # The whole response is buffered by now: head and body leave in one send().
-        self.transport.flush()  # type: ignore[attr-defined]
+        self.coalescing.flush()
         super().on_response_complete()
