@@ -7,6 +7,8 @@ import io
 import json
 import logging
 import os
+import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -78,3 +80,22 @@ def test_no_access_lines_above_info() -> None:
     logs.write_access_line(FIELDS)
     logs.flush_access_log()
     assert stream.getvalue() == ""
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_line_is_one_json_object_with_the_log_shape() -> None:
+    stream = io.StringIO()
+    logs.configure_logging("INFO", stream)
+    logs.write_access_line({**FIELDS, "duration_ms": 1.25, "mcp_method": 'say "hi"\n'})
+    logs.write_access_line({})
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert list(first)[:4] == ["ts", "level", "logger", "msg"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["ts"])
+    assert (first["level"], first["logger"], first["msg"]) == ("info", "aksmcp_server.access", "request")
+    assert first["mcp_method"] == 'say "hi"\n' and first["duration_ms"] == 1.25  # escaped, not spliced raw
+    assert set(second) == {"ts", "level", "logger", "msg"}
+
+
+def test_duration_ms_rounds_to_a_hundredth() -> None:
+    value = logs.duration_ms(time.perf_counter() - 0.0012345)  # 1.2345 ms ago, plus the call itself
+    assert value >= 1.23 and round(value, 2) == value

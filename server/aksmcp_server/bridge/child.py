@@ -80,14 +80,36 @@ class ChildExited(Exception):
         super().__init__(f"the MCP server process ({label}) {how} before answering")
 
 
-class _Pending:
-    __slots__ = ("client_id", "client_token", "future", "sink")
+Settled = Callable[["asyncio.Future[dict[str, Any]]"], None]
+"""Called with a request's future as soon as it is settled (see `Child.begin`)."""
 
-    def __init__(self, future: asyncio.Future[dict[str, Any]], sink: Sink | None, client_id: Any) -> None:
+
+class _Pending:
+    __slots__ = ("client_id", "client_token", "future", "on_settled", "sink")
+
+    def __init__(
+        self, future: asyncio.Future[dict[str, Any]], sink: Sink | None, client_id: Any, on_settled: Settled | None
+    ) -> None:
         self.future = future
         self.sink = sink
         self.client_id = client_id
         self.client_token: Any = None
+        self.on_settled = on_settled
+
+    def settle(self, answer: dict[str, Any] | None = None, failure: BaseException | None = None) -> None:
+        future = self.future
+        if future.done():
+            return
+        if failure is not None:
+            future.set_exception(failure)
+        else:
+            future.set_result(answer)  # type: ignore[arg-type]
+        if self.on_settled is not None:
+            try:
+                self.on_settled(future)
+            except Exception:
+                # Not the child's fault: the other answers read with this one must still be delivered.
+                logger.exception("handling a request's answer failed")
 
 
 def obj(value: Any) -> dict[str, Any]:
@@ -354,11 +376,16 @@ class Child:
                 else:
                     del params["_meta"]
 
-    def begin(self, message: dict[str, Any], sink: Sink | None = None) -> tuple[int, asyncio.Future[dict[str, Any]]]:
+    def begin(
+        self, message: dict[str, Any], sink: Sink | None = None, on_settled: Settled | None = None
+    ) -> tuple[int, asyncio.Future[dict[str, Any]]]:
         """Send a request under a bridge-allocated id; the future resolves to the child's answer.
 
         `sink`, when given, receives progress notifications for this request with the caller's own
-        progress token. The caller must call `finish(child_id)` once it stops waiting.
+        progress token. `on_settled`, when given, is called with the future as soon as it is settled,
+        in the same step (a done-callback would wait for the next turn of the event loop, one more
+        callback to schedule and run per request). The caller must call `finish(child_id)` once it
+        stops waiting.
         """
         if self.exited.is_set():
             raise ChildExited(self.label, self.exit_status, self.stderr_tail)
@@ -367,7 +394,7 @@ class Child:
         self._next_id = child_id + 1
         message["id"] = child_id
         future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
-        pending = _Pending(future, sink, client_id)
+        pending = _Pending(future, sink, client_id, on_settled)
         params = message.get("params")
         if type(params) is dict:
             meta = params.get("_meta")
@@ -411,8 +438,7 @@ class Child:
         pending = self.pending.get(child_id)
         if pending is None or self.exited.is_set():
             return False
-        if not pending.future.done():
-            pending.future.set_result(CANCELLED_BY_CLIENT)
+        pending.settle(CANCELLED_BY_CLIENT)
         params: dict[str, Any] = {"requestId": child_id}
         if reason:
             params["reason"] = reason
@@ -474,8 +500,8 @@ class Child:
         method = message.get("method")
         if method is None:
             pending = self.pending.get(message.get("id"))  # type: ignore[arg-type]
-            if pending is not None and not pending.future.done():
-                pending.future.set_result(message)
+            if pending is not None:
+                pending.settle(message)
             return
         if method == "notifications/progress":
             self._route_progress(message)
@@ -515,9 +541,9 @@ class Child:
         self.exit_status = proc.returncode
         self.exited.set()
         failure = ChildExited(self.label, self.exit_status, self.stderr_tail)
-        for pending in list(self.pending.values()):
-            if not pending.future.done():
-                pending.future.set_exception(failure)
+        failed = list(self.pending.values())  # settling one may end its request (and `finish` it) at once
+        for pending in failed:
+            pending.settle(failure=failure)
         log = logger.info if self._closing else logger.warning
         log(
             "child exited",
@@ -525,7 +551,7 @@ class Child:
                 "session": self.label,
                 "child_pid": proc.pid,
                 "exit_status": self.exit_status,
-                "failed_requests": len(self.pending),
+                "failed_requests": len(failed),
             },
         )
 

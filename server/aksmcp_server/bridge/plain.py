@@ -29,7 +29,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from ..auth import ApiKeyAuthenticator, AuthFailure
 from ..http_app import JSON_HEADERS, RequestBasics, ServingState
-from ..logs import write_access_line
+from ..logs import duration_ms, write_access_line
 from ..metrics import Metrics, error_codes_in
 from ..security import origin_allowed
 from .child import CANCELLED_BY_CLIENT, Child, ChildExited, dumps_line, loads
@@ -83,7 +83,7 @@ class RequestAccounting(RequestBasics):
                     "http_method": http_method,
                     "path": path,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": duration_ms(started),
                     "mcp_method": (mcp_method or "")[:64] or None,
                     "client": (client or ("", 0))[0],
                 }
@@ -225,14 +225,13 @@ class _PlainCall:
             app.metrics.record_fast_path_call()
         child.prepare(message)
         try:
-            self.child_id, future = child.begin(message, self.sink if self.use_sink else None)
+            self.child_id, _ = child.begin(message, self.sink if self.use_sink else None, self.answered)
         except ChildExited as exc:
             self._finish(child_failure(self.client_id, exc))
             self._done()
             return
         if self.use_sink:
             session.post_sinks.append(self.sink)
-        future.add_done_callback(self.answered)
 
     def sink(self, message: dict[str, Any]) -> None:
         """A message for this request, or for its session, before the answer: an event on this response."""
