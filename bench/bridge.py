@@ -27,7 +27,7 @@ The targets of one (era, concurrency) share the machine's load: each is opened o
 its session opened and warmed), then the cell's calls run in `--slices N` slices, the targets taking
 turns slice by slice in an order that rotates and reverses (`run_cell`), so a burst of other tenants'
 load falls on all of them alike.
-(With 20 s cells run one after the other, the same direct cell ranged 395-920 calls/s at c=8 and the
+(With whole cells run one after the other, the same direct cell ranged 395-920 calls/s at c=8 and the
 floor 0.65-1.34 of direct, from that load alone.) `--rounds N` repeats it all; the goals are judged on
 each round's pair and the median reported.
 `--pin 0:1` puts every stdio child on CPU 0 and the rest (bridge, client) on CPU 1: the question it
@@ -140,10 +140,6 @@ def pin_child(pids: list[int]) -> None:
 
 def cpu_of(pids: list[int]) -> float:
     return sum(bench_server.cpu_seconds(pid) or 0.0 for pid in pids)
-
-
-def per_call_us(before: float, after: float, calls: int) -> float:
-    return round((after - before) / calls * 1e6)
 
 
 def tool(command: str) -> str:
@@ -404,9 +400,11 @@ async def run_cell(targets: list[Target], total: int, slices: int) -> None:
     leftovers: caches, a child still winding down): a burst of the other tenants' load lands on all of
     them alike instead of on whichever cell it happened to overlap.
     """
-    for target in targets:
-        await target.open()
+    opened: list[Target] = []
     try:
+        for target in targets:
+            await target.open()
+            opened.append(target)
         per_slice = -(-total // slices)
         for k in range(slices):
             shift = k // 2 % len(targets)
@@ -414,7 +412,7 @@ async def run_cell(targets: list[Target], total: int, slices: int) -> None:
             for target in order if k % 2 == 0 else order[::-1]:
                 await target.run(max(0, min(per_slice, total - k * per_slice)), CELL_SECONDS / slices)
     finally:
-        for target in targets:
+        for target in opened:
             await target.close()
 
 
