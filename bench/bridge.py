@@ -1,7 +1,8 @@
 """Benchmark: tools/call through stdio→HTTP bridges vs. straight to the stdio server, both revisions.
 
     .venv/bin/python bench/bridge.py [--requests N] [--concurrency 1,8] [--eras modern,legacy]
-                                     [--only direct,floor,aksmcp,mcp-proxy,supergateway] [--rounds N]
+                                     [--only direct,floor,aksmcp,aksmcp-normal,mcp-proxy,supergateway]
+                                     [--rounds N]
                                      [--slices N] [--pin CHILD_CPUS:OTHER_CPUS]
 
 The child is the same everywhere: `mcp-server-time` (PyPI, from .tools/bin), tool `get_current_time`.
@@ -10,6 +11,8 @@ The child is the same everywhere: `mcp-server-time` (PyPI, from .tools/bin), too
                 at concurrency N, N requests are outstanding on the one pipe.
 - aksmcp:       `aksmcp-server bridge -- mcp-server-time` (modern: the shared child; legacy: one session,
                 its own child).
+- aksmcp-normal: the same with `--sched-policy normal`: what running the bridge's threads under
+                SCHED_BATCH (its default: the child gets the CPU first, bridge/scheduling.py) is worth.
 - floor:        bench/bridge_floor.py, the least a bridge can do (raw HTTP, id remap, no checks): the cost of
                 the extra process and hops alone, so aksmcp's shortfall can be split into its own work
                 (floor → aksmcp) and what no bridge on this machine avoids (direct → floor); legacy only.
@@ -419,9 +422,9 @@ async def run_cell(targets: list[Target], total: int, slices: int) -> None:
 def start_bridge(name: str, port: int, workspace: Path) -> tuple[subprocess.Popen[bytes], str]:
     child = [tool("mcp-server-time"), "--local-timezone", "UTC"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AKSMCP_")}
-    if name == "aksmcp":
+    if name in ("aksmcp", "aksmcp-normal"):
         argv = [sys.executable, "-m", "aksmcp_server", "bridge", "--port", str(port), "--workspace", str(workspace)]
-        argv += ["--", *child]
+        argv += ["--sched-policy", "batch" if name == "aksmcp" else "normal", "--", *child]
         env["AKSMCP_LOG_LEVEL"] = os.environ.get("BENCH_LOG_LEVEL", "INFO")
     elif name == "floor":
         argv = [sys.executable, str(ROOT / "bench" / "bridge_floor.py"), str(port), "--", *child]
@@ -499,7 +502,7 @@ def goals(cells: list[Cell]) -> list[dict[str, Any]]:
     rounds = sorted({c.round for c in cells})
     out = []
     for era in ("modern", "legacy"):
-        for target in ("aksmcp", "floor", "mcp-proxy", "supergateway"):
+        for target in ("aksmcp", "aksmcp-normal", "floor", "mcp-proxy", "supergateway"):
             shares: list[float] = []
             added: list[float] = []
             for n in rounds:
@@ -602,7 +605,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="tool calls per cell (default 2000)")
     parser.add_argument("--concurrency", default="1,8", help="comma list (default 1,8)")
     parser.add_argument("--eras", default="modern,legacy", help="modern (2026-07-28), legacy (2025-11-25)")
-    parser.add_argument("--only", default="direct,floor,aksmcp,mcp-proxy,supergateway", help="comma list of targets")
+    parser.add_argument(
+        "--only", default="direct,floor,aksmcp,aksmcp-normal,mcp-proxy,supergateway", help="comma list of targets"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="repeat every comparison N times (default 1)")
     parser.add_argument(
         "--slices", type=int, default=8, help="interleaved slices per cell (default 8; 1: each target's cell in one go)"

@@ -319,6 +319,7 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
 
 DEFAULT_POOL_SIZE = 16
 DEFAULT_IDLE_SECONDS = 1800.0
+SCHED_POLICIES = ("batch", "normal")  # bridge.scheduling
 
 BRIDGE_ENV_HELP = """environment (besides the server's own AKSMCP_* settings, see aksmcp-server --help):
   AKSMCP_BRIDGE_COMMAND             the stdio command when none follows `--` (shell-quoted, never run
@@ -327,6 +328,8 @@ BRIDGE_ENV_HELP = """environment (besides the server's own AKSMCP_* settings, se
   AKSMCP_BRIDGE_IDLE_SECONDS        a session idle this long is closed with its child (default 1800)
   AKSMCP_BRIDGE_STARTUP_TIMEOUT_SECONDS   time a child gets for its handshake (default 30)
   AKSMCP_BRIDGE_INPUT_TIMEOUT_SECONDS     time a 2026-07-28 client gets to retry with its input (default 300)
+  AKSMCP_BRIDGE_SCHED_POLICY        batch (default): the bridge's own threads under Linux's SCHED_BATCH, so
+                                    its wakeups never preempt the children doing the work; normal: off
 """
 
 
@@ -337,6 +340,7 @@ class BridgeSettings:
     idle_seconds: float = DEFAULT_IDLE_SECONDS
     startup_timeout_seconds: float = 30.0
     input_timeout_seconds: float = 300.0
+    sched_policy: str = "batch"  # bridge.scheduling: "batch" or "normal"
 
 
 def build_bridge_parser() -> argparse.ArgumentParser:
@@ -355,6 +359,10 @@ def build_bridge_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key-file", help="file holding the API key (env AKSMCP_API_KEY_FILE)")
     parser.add_argument("--pool-size", help=f"max sessions, one child each (default {DEFAULT_POOL_SIZE})")
     parser.add_argument("--idle-seconds", help="close a session idle this long (default 1800)")
+    parser.add_argument(
+        "--sched-policy",
+        help="batch (default): the children get the CPU first; normal: as any process (env AKSMCP_BRIDGE_SCHED_POLICY)",
+    )
     return parser
 
 
@@ -367,7 +375,11 @@ def _parse_command(raw: str, source: str) -> tuple[str, ...]:
 
 
 def _bridge_settings(
-    command: Sequence[str], pool_raw: str | None, idle_raw: str | None, env: Mapping[str, str]
+    command: Sequence[str],
+    pool_raw: str | None,
+    idle_raw: str | None,
+    sched_raw: str | None,
+    env: Mapping[str, str],
 ) -> BridgeSettings:
     if not command:
         raise ConfigError(
@@ -378,6 +390,9 @@ def _bridge_settings(
     pool = _parse_number("--pool-size / AKSMCP_BRIDGE_POOL_SIZE", pool_raw, DEFAULT_POOL_SIZE, minimum=1)
     if pool != int(pool):
         raise ConfigError(f"--pool-size must be a whole number, not {pool_raw!r}")
+    sched_policy = (sched_raw or "batch").strip().lower()
+    if sched_policy not in SCHED_POLICIES:
+        raise ConfigError(f"--sched-policy / AKSMCP_BRIDGE_SCHED_POLICY must be batch or normal, not {sched_raw!r}")
     return BridgeSettings(
         command=tuple(command),
         pool_size=int(pool),
@@ -390,6 +405,7 @@ def _bridge_settings(
         input_timeout_seconds=_parse_number(
             "AKSMCP_BRIDGE_INPUT_TIMEOUT_SECONDS", env.get("AKSMCP_BRIDGE_INPUT_TIMEOUT_SECONDS"), 300.0, minimum=0.1
         ),
+        sched_policy=sched_policy,
     )
 
 
@@ -425,6 +441,7 @@ def load_bridge_settings(argv: Sequence[str], env: Mapping[str, str] | None = No
         command,
         args.pool_size or env.get("AKSMCP_BRIDGE_POOL_SIZE"),
         args.idle_seconds or env.get("AKSMCP_BRIDGE_IDLE_SECONDS"),
+        args.sched_policy or env.get("AKSMCP_BRIDGE_SCHED_POLICY"),
         env,
     )
     return settings, bridge
@@ -442,5 +459,6 @@ def bridge_from_environment(settings: Settings, env: Mapping[str, str] | None = 
         _parse_command(raw, "AKSMCP_BRIDGE_COMMAND"),
         env.get("AKSMCP_BRIDGE_POOL_SIZE"),
         env.get("AKSMCP_BRIDGE_IDLE_SECONDS"),
+        env.get("AKSMCP_BRIDGE_SCHED_POLICY"),
         env,
     )

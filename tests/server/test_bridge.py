@@ -496,6 +496,7 @@ async def test_bridge_command_from_the_environment(tmp_path: Path) -> None:
         (["bridge", "--host", "0.0.0.0", "--", sys.executable], {}, "refusing to serve without authentication"),
         (["--transport", "stdio"], {"AKSMCP_BRIDGE_COMMAND": sys.executable}, "use --transport http"),
         (["bridge"], {"AKSMCP_BRIDGE_COMMAND": "python 'unclosed"}, "cannot parse"),
+        (["bridge", "--sched-policy", "fifo", "--", sys.executable], {}, "must be batch or normal"),
     ],
 )
 def test_bad_bridge_configuration_is_refused_clearly(args: list[str], env: dict[str, str], expected: str) -> None:

@@ -12,6 +12,8 @@
 - `replies`  the JSON-RPC errors and event-stream framing both paths answer with
 - `fast`     the hot path's shortcuts: an exact-match test before the SDK's validation ladder, a lazy
              disconnect watch
+- `scheduling` the bridge's threads under SCHED_BATCH so the children get the CPU first; children forked
+             under the normal policy
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ from typing import Any
 
 from mcp_types.version import LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION
 
+from .scheduling import SCHEDULING
+
 try:
     import orjson
 
@@ -186,15 +188,16 @@ class Child:
         child_stdin, self._stdin_fd = os.pipe()
         self._stdout_fd, child_stdout = os.pipe()
         try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.command,
-                stdin=child_stdin,
-                stdout=child_stdout,
-                stderr=asyncio.subprocess.PIPE,
-                env=self.env,
-                cwd=self.cwd,
-                start_new_session=True,  # a Ctrl-C in the bridge's terminal is the bridge's to handle
-            )
+            with SCHEDULING.forking_children():  # the child runs under the normal policy, not the bridge's
+                self.proc = await asyncio.create_subprocess_exec(
+                    *self.command,
+                    stdin=child_stdin,
+                    stdout=child_stdout,
+                    stderr=asyncio.subprocess.PIPE,
+                    env=self.env,
+                    cwd=self.cwd,
+                    start_new_session=True,  # a Ctrl-C in the bridge's terminal is the bridge's to handle
+                )
         except OSError as exc:
             for fd in (self._stdin_fd, self._stdout_fd):
                 os.close(fd)

@@ -18,6 +18,7 @@ from ..metrics import Metrics
 from ..runner import serve_http
 from ..security import allowed_origins, transport_security
 from .http import BridgeApp
+from .scheduling import SCHEDULING
 from .sessions import ChildPool
 
 logger = logging.getLogger("aksmcp_server")
@@ -73,7 +74,14 @@ def build_bridge_app(settings: Settings, bridge: BridgeSettings) -> tuple[Bridge
 
 def run_bridge(settings: Settings, bridge: BridgeSettings) -> int:
     app, state = build_bridge_app(settings, bridge)
-    announce = {"mode": "bridge", "command": list(bridge.command), "pool_size": bridge.pool_size}
+    # This thread runs the event loop (uvicorn's server.run), so its policy is the bridge's.
+    sched_policy = SCHEDULING.apply(bridge.sched_policy)
+    announce = {
+        "mode": "bridge",
+        "command": list(bridge.command),
+        "pool_size": bridge.pool_size,
+        "sched_policy": sched_policy,
+    }
     return serve_http(app, state, settings, announce, http_protocol())
 
 
