@@ -6,6 +6,7 @@ thread id in /proc), not from the bridge's word.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -24,8 +25,12 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="scheduli
 
 
 def thread_policies(pid: int) -> set[int]:
-    """The scheduling policy of every thread of process `pid`."""
-    return {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+    """The scheduling policy of every thread of process `pid` (a worker thread may end meanwhile)."""
+    policies = set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            policies.add(os.sched_getscheduler(int(tid)))
+    return policies
 
 
 def announced_policy(server: RunningServer) -> str:
