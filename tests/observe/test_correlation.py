@@ -59,11 +59,14 @@ async def test_server_lines_join_calls_across_replicas(kube: KubeContext, tmp_pa
         )
         assert result.is_error
 
-    async def found(correlation: str, pods: int) -> list[LogLine] | None:
+    async def found(correlation: str, tool: str, pods: int) -> list[LogLine] | None:
+        """The call's lines once `pods` pods have logged its tools/call: a server flushes its access lines
+        every 0.2 s, so a pod's initialize line may be readable before its tools/call line is."""
         lines = await find_request_lines(kube, ns, "deploy/joined", correlation, since_seconds=600)
-        return lines if len({line.pod for line in lines}) >= pods else None
+        with_tool = {line.pod for line in lines if (line_fields(line.text) or {}).get("tool") == tool}
+        return lines if len(with_tool) >= pods else None
 
-    first = await wait_until(lambda: found("call-1", 2), within=30, what="call-1 in both pods' logs")
+    first = await wait_until(lambda: found("call-1", "system_info", 2), within=30, what="call-1 in both pods' logs")
     assert {line.pod for line in first} == {a, b}
     for line in first:
         fields = line_fields(line.text)
@@ -72,7 +75,7 @@ async def test_server_lines_join_calls_across_replicas(kube: KubeContext, tmp_pa
     tools_calls = [f for f in access if f and f.get("tool") == "system_info"]
     assert len(tools_calls) >= 2 and all(isinstance(f.get("rpc_id"), int | str) for f in tools_calls)
 
-    second = await wait_until(lambda: found("call-2", 1), within=30, what="call-2 in pod b's log")
+    second = await wait_until(lambda: found("call-2", "file_operation", 1), within=30, what="call-2 in pod b's log")
     assert {line.pod for line in second} == {b}
     fields = [line_fields(line.text) or {} for line in second]
     assert any(f.get("tool") == "file_operation" and "rpc_id" in f for f in fields)
