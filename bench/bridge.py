@@ -24,7 +24,9 @@ HTTP load comes from bench/server.py's minimal keep-alive client (N connections)
 The load generator runs on uvloop when it is installed (it is a dependency of the server). Every
 process of a cell is a competitor on a small machine, so each cell also reports CPU per call of the
 bridge, of the stdio child(ren) and of this load generator: those figures move far less with other
-load than calls/s and latencies do (they still grow on a crowded machine).
+load than calls/s and latencies do (they still grow on a crowded machine). "child wait" is the time the
+child's threads spent runnable but not running (schedstat), per call: where a child-bound cell loses
+its calls/s.
 
 The targets of one (era, concurrency) share the machine's load: each is opened once (its child started,
 its session opened and warmed), then the cell's calls run in `--slices N` slices, the targets taking
@@ -100,6 +102,7 @@ class Cell:
     p99_ms: float
     bridge_cpu_us_per_call: float | None = None
     child_cpu_us_per_call: float | None = None
+    child_wait_us_per_call: float | None = None  # runnable, waiting for a CPU (all the child's threads)
     client_cpu_us_per_call: float | None = None
     round: int = 1
 
@@ -143,6 +146,34 @@ def pin_child(pids: list[int]) -> None:
 
 def cpu_of(pids: list[int]) -> float:
     return sum(bench_server.cpu_seconds(pid) or 0.0 for pid in pids)
+
+
+def run_queue_waits(pids: list[int]) -> dict[int, int]:
+    """Nanoseconds each thread of `pids` has spent runnable but not running (Linux schedstat), by thread id.
+
+    CPU per call says what the child's work costs; this says how long the work sat waiting for a CPU,
+    which is where a child loses calls/s to its neighbours (and to its own threads) on a small machine.
+    """
+    waits: dict[int, int] = {}
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                waits[int(task)] = int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return waits
+
+
+def waited_s(before: dict[int, int], after: dict[int, int]) -> float | None:
+    """Run-queue wait between two `run_queue_waits` (a thread that ended in between takes its share with it);
+    None where the kernel keeps no schedstat."""
+    if not after:
+        return None
+    return sum(ns - before.get(tid, 0) for tid, ns in after.items()) / 1e9
 
 
 def tool(command: str) -> str:
@@ -189,10 +220,14 @@ class Tally:
     elapsed: float = 0.0
     bridge_cpu: float = 0.0
     child_cpu: float = 0.0
+    child_wait: float | None = 0.0  # None once a slice could not measure it
     client_cpu: float = 0.0
     measured_bridge: bool = False
     measured_child: bool = False
     child_unmeasurable: bool = False
+
+    def add_wait(self, seconds: float | None) -> None:
+        self.child_wait = None if seconds is None or self.child_wait is None else self.child_wait + seconds
 
     def cell(self, target: str, era: str, concurrency: int) -> Cell:
         cell = summarise(target, era, concurrency, self.latencies, self.errors, self.elapsed)
@@ -203,6 +238,8 @@ class Tally:
                 cell.bridge_cpu_us_per_call = round(self.bridge_cpu / calls * 1e6)
             if self.measured_child:
                 cell.child_cpu_us_per_call = round(self.child_cpu / calls * 1e6)
+                if self.child_wait is not None:
+                    cell.child_wait_us_per_call = round(self.child_wait / calls * 1e6)
         return cell
 
 
@@ -269,6 +306,7 @@ class DirectTarget(Target):
     async def run(self, count: int, cap_s: float) -> None:
         tally, last = self.tally, self.next_id + count
         child_before, client_before = cpu_of([self.proc.pid]), time.process_time()
+        waits_before = run_queue_waits([self.proc.pid])
         began = time.perf_counter()
 
         async def worker() -> None:
@@ -284,6 +322,7 @@ class DirectTarget(Target):
         await asyncio.gather(*(worker() for _ in range(self.concurrency)))
         tally.elapsed += time.perf_counter() - began
         tally.child_cpu += cpu_of([self.proc.pid]) - child_before
+        tally.add_wait(waited_s(waits_before, run_queue_waits([self.proc.pid])))
         tally.client_cpu += time.process_time() - client_before
         tally.measured_child = True
 
@@ -349,6 +388,7 @@ class HttpTarget(Target):
         next_index = 0
         bridge_before = bench_server.cpu_seconds(self.pid)
         child_before, client_before = cpu_of(self.children), time.process_time()
+        waits_before = run_queue_waits(self.children)
         began = time.perf_counter()
 
         async def worker(conn: Any) -> None:
@@ -379,6 +419,7 @@ class HttpTarget(Target):
         if self.children and not tally.child_unmeasurable:
             if set(descendants(self.pid)) == set(self.children):
                 tally.child_cpu += cpu_of(self.children) - child_before
+                tally.add_wait(waited_s(waits_before, run_queue_waits(self.children)))
                 tally.measured_child = True
             else:
                 # Children came and went during the slice (a child per call): their CPU is not countable
@@ -478,9 +519,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def print_table(cells: list[Cell]) -> None:
     print(
         f"{'era':7} {'conc':>4} {'rnd':>3} | {'target':13} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
-        f" | cpu us/call: {'bridge':>6} {'child':>6} {'client':>6}"
+        f" | cpu us/call: {'bridge':>6} {'child':>6} {'client':>6} | child wait us/call"
     )
-    print("-" * 104)
+    print("-" * 125)
 
     def cpu(value: float | None) -> str:
         return f"{value:>6.0f}" if value is not None else f"{'-':>6}"
@@ -490,6 +531,7 @@ def print_table(cells: list[Cell]) -> None:
             f"{cell.era:7} {cell.concurrency:>4} {cell.round:>3} | {cell.target:13} {cell.calls_per_s:>8.1f} "
             f"{cell.p50_ms:>7.3f} {cell.p99_ms:>7.3f} {cell.errors:>6} | {'':12} {cpu(cell.bridge_cpu_us_per_call)}"
             f" {cpu(cell.child_cpu_us_per_call)} {cpu(cell.client_cpu_us_per_call)}"
+            f" | {cpu(cell.child_wait_us_per_call)}"
         )
 
 
