@@ -107,17 +107,21 @@ class Cell:
     round: int = 1
 
 
+def threads_of(pid: int) -> list[str]:
+    """The thread ids of a live process (Linux /proc), none once it is gone."""
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+
+
 def descendants(pid: int) -> list[int]:
     """Every live descendant of `pid` (Linux /proc): the bridge's stdio children."""
     found: list[int] = []
     todo = [pid]
     while todo:
         parent = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for task in tasks:
+        for task in threads_of(parent):
             try:
                 kids = [int(k) for k in Path(f"/proc/{parent}/task/{task}/children").read_text().split()]
             except OSError:
@@ -156,11 +160,7 @@ def run_queue_waits(pids: list[int]) -> dict[int, int]:
     """
     waits: dict[int, int] = {}
     for pid in pids:
-        try:
-            tasks = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for task in tasks:
+        for task in threads_of(pid):
             try:
                 waits[int(task)] = int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[1])
             except (OSError, IndexError, ValueError):
