@@ -107,7 +107,15 @@ class StateFile:
             rv = store.resource_version
             # Stored dicts are never mutated, so serialising them in a thread is safe.
             changes = {key: (dump_json(obj) if obj is not None else None) for key, obj in dirty.items()}
-            await asyncio.to_thread(self._write, changes, rv)
+            write = asyncio.ensure_future(asyncio.to_thread(self._write, changes, rv))
+            try:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                # The thread cannot be stopped: keep the lock, and so the connection (close() takes it
+                # under the lock), until the write is done. Closing SQLite under a write crashed the
+                # process, and the changes, already taken from the store, were lost.
+                await _until_done(write)
+                raise
 
     def start(self, store: Store, interval: float = 0.5) -> None:
         async def loop() -> None:
@@ -129,6 +137,14 @@ class StateFile:
         try:
             await self.flush(store)
         finally:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+            async with self._lock:
+                if self._db is not None:
+                    self._db.close()
+                    self._db = None
+
+
+async def _until_done(future: asyncio.Future[None]) -> None:
+    """Wait for `future` whatever cancellations arrive meanwhile (the caller re-raises its own)."""
+    while not future.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([future])

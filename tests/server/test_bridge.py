@@ -45,7 +45,9 @@ WAIT_S = 20.0
 StartBridge = Callable[..., RunningServer]
 
 
-def launch(argv: list[str], workspace: Path, env: dict[str, str] | None = None) -> RunningServer:
+def launch(
+    argv: list[str], workspace: Path, env: dict[str, str] | None = None, process_group: int | None = None
+) -> RunningServer:
     """`python -m aksmcp_server ARGV` with its log collected; not yet waited for."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "aksmcp_server", *argv],
@@ -53,6 +55,7 @@ def launch(argv: list[str], workspace: Path, env: dict[str, str] | None = None) 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        process_group=process_group,
     )
     return RunningServer(proc, workspace)
 
@@ -373,6 +376,37 @@ async def test_sigterm_drains_slow_calls_before_closing_the_children(start_bridg
         i for i, e in enumerate(server.log_entries()) if e.get("msg") == "child exited" and e.get("session") == "shared"
     )
     assert finished < shared_exit
+
+
+async def test_ctrl_c_in_the_terminal_drains_instead_of_killing_the_children(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals its whole foreground process group. The children have a group of their
+    own, so only the bridge gets it, and it drains; they stay in the bridge's session (bridge/process.py:
+    under autogroup scheduling a session of their own is a scheduling group of their own)."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    argv = ["bridge", "--port", "0", "--workspace", str(workspace), "--", *CHILD_COMMAND]
+    # The bridge leads a process group, as a shell's foreground job does.
+    server = launch(argv, workspace, {"AKSMCP_GRACE_SECONDS": "20"}, process_group=0)
+    try:
+        server.wait_listening()
+        wait_ready(server)
+        answers: list[str] = []
+        async with Client(server.url) as client:
+            child = int(text_of(await client.call_tool("whoami", {})))
+            assert os.getpgid(child) == child != server.proc.pid
+            assert os.getsid(child) == os.getsid(server.proc.pid)
+
+            async def slow() -> None:
+                answers.append(text_of(await client.call_tool("slow", {"seconds": 1.5, "tag": "ctrl-c"})))
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(slow)
+                await wait_log(server, "slow started ctrl-c")
+                os.killpg(server.proc.pid, signal.SIGINT)
+        assert answers == ["slept 1.5 (ctrl-c)"]
+        assert await anyio.to_thread.run_sync(lambda: server.proc.wait(timeout=WAIT_S)) == 0
+    finally:
+        server.stop()
 
 
 async def test_pool_cap_answers_clearly_and_idle_sessions_are_reaped(start_bridge: StartBridge) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from mcp_types.version import LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION
 
+from .process import ChildProcess, spawn
 from .scheduling import SCHEDULING
 
 try:
@@ -143,7 +144,7 @@ class Child:
         self.on_message = on_message
         self.env = child_environment(env)
         self.cwd = cwd
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: ChildProcess | None = None
         self.pending: dict[int, _Pending] = {}
         self.progress: dict[int, _Pending] = {}
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
@@ -189,14 +190,10 @@ class Child:
         self._stdout_fd, child_stdout = os.pipe()
         try:
             with SCHEDULING.forking_children():  # the child runs under the normal policy, not the bridge's
-                self.proc = await asyncio.create_subprocess_exec(
-                    *self.command,
-                    stdin=child_stdin,
-                    stdout=child_stdout,
-                    stderr=asyncio.subprocess.PIPE,
-                    env=self.env,
-                    cwd=self.cwd,
-                    start_new_session=True,  # a Ctrl-C in the bridge's terminal is the bridge's to handle
+                # Its own process group (a Ctrl-C in the bridge's terminal is the bridge's to handle), in the
+                # bridge's session: see process.py for why not a session of its own.
+                self.proc = await spawn(
+                    self.command, stdin=child_stdin, stdout=child_stdout, env=self.env, cwd=self.cwd
                 )
         except OSError as exc:
             for fd in (self._stdin_fd, self._stdout_fd):
