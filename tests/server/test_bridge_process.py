@@ -4,9 +4,11 @@ through a pidfd (Linux) or, where there is none, a thread; real processes, no mo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import Iterator
 
 import pytest
 from aksmcp_server.bridge.process import spawn
@@ -15,11 +17,21 @@ EXITS_3 = "import sys; sys.stderr.write('first\\nsecond\\n'); sys.stderr.flush()
 SLEEPS = "import time; time.sleep(60)"
 
 
+@contextlib.contextmanager
+def stdio() -> Iterator[tuple[int, int]]:
+    """A pipe whose ends serve as the child's stdin and stdout (the child here uses neither)."""
+    read_end, write_end = os.pipe()
+    try:
+        yield read_end, write_end
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
 async def run(code: str) -> tuple[int, list[bytes], int, int]:
     """(exit status, stderr lines, process group, session) of `python -c CODE` started by `spawn`."""
-    stdin_read, stdin_write = os.pipe()
-    try:
-        child = await spawn([sys.executable, "-c", code], stdin=stdin_read, stdout=stdin_write, env=None, cwd=None)
+    with stdio() as (stdin, stdout):
+        child = await spawn([sys.executable, "-c", code], stdin=stdin, stdout=stdout, env=None, cwd=None)
         group, session = os.getpgid(child.pid), os.getsid(child.pid)
         assert group == child.pid
         lines = []
@@ -29,9 +41,6 @@ async def run(code: str) -> tuple[int, list[bytes], int, int]:
             status = await child.wait()
         assert child.returncode == status
         return status, lines, group, session
-    finally:
-        os.close(stdin_read)
-        os.close(stdin_write)
 
 
 @pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "thread"])
@@ -50,17 +59,13 @@ async def test_exit_status_and_stderr_with_its_own_group_in_our_session(
 
 
 async def test_kill_ends_it_and_signals_after_the_exit_do_nothing() -> None:
-    stdin_read, stdin_write = os.pipe()
-    try:
-        child = await spawn([sys.executable, "-c", SLEEPS], stdin=stdin_read, stdout=stdin_write, env=None, cwd=None)
+    with stdio() as (stdin, stdout):
+        child = await spawn([sys.executable, "-c", SLEEPS], stdin=stdin, stdout=stdout, env=None, cwd=None)
         child.kill()
         async with asyncio.timeout(30):
             assert await child.wait() == -signal.SIGKILL
         child.terminate()  # reaped already: no signal to a pid that may belong to someone else now
         child.kill()
-    finally:
-        os.close(stdin_read)
-        os.close(stdin_write)
 
 
 async def test_a_missing_program_raises_oserror() -> None:

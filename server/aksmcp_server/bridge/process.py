@@ -21,8 +21,6 @@ import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 
-STDERR_LIMIT = 2**16  # asyncio's default stream limit: a longer stderr line raises ValueError in readline
-
 
 class ChildProcess:
     """The parts of `asyncio.subprocess.Process` the bridge uses: pid, returncode, wait, signals, stderr."""
@@ -80,7 +78,7 @@ async def spawn(
         list(command), stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=env, cwd=cwd, process_group=0
     )
     assert popen.stderr is not None
-    stderr = asyncio.StreamReader(limit=STDERR_LIMIT)
+    stderr = asyncio.StreamReader()  # asyncio's default limit: a longer line raises ValueError in readline
     try:
         await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stderr), popen.stderr)
     except BaseException:
