@@ -358,6 +358,9 @@ async def test_sigterm_drains_slow_calls_before_closing_the_children(start_bridg
 
     async def call(mode: str) -> None:
         async with Client(server.url, mode=mode) as client:  # type: ignore[arg-type]
+            # Listed first: a client that calls an unlisted tool lists tools right after the answer (to
+            # validate it), a new request that can reach the bridge after its listener has closed.
+            await client.list_tools()
             answers[mode] = text_of(await client.call_tool("slow", {"seconds": 1.5, "tag": f"drain-{mode}"}))
 
     async with anyio.create_task_group() as tasks:
